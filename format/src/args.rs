@@ -1,0 +1,330 @@
+//! The compact tag-length encoding of syscall arguments (the hot path of every trace).
+//!
+//! Syscall arguments make up most of a trace, so they are not MessagePack with variant names
+//! but one tag byte per value followed by LEB128 varints and length-prefixed bytes, as
+//! `docs/FORMAT.md` specifies. Decoding is bounded by the body it reads from.
+
+use std::collections::HashMap;
+
+use crate::codec::{put_varint, unzigzag, zigzag, Cursor};
+use crate::record::{Arg, Bytes, Captured, FdTarget, PathArg, SockAddr, SocketInfo};
+
+/// Largest argument count accepted per event (syscalls take at most six; margin for growth).
+const MAX_ARGS: u64 = 16;
+
+/// The fd targets already written in the current chunk. A repeated target is written as a
+/// reference to its first appearance (tag 8): most events name one of a few descriptors.
+#[derive(Debug, Default, Clone)]
+pub struct FdTargetTable {
+    index: HashMap<FdTarget, u32>,
+    order: Vec<FdTarget>,
+}
+
+impl FdTargetTable {
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.index.clear();
+        self.order.clear();
+    }
+
+    /// Forgets the targets added after the table had `len` entries.
+    pub fn truncate(&mut self, len: usize) {
+        for t in self.order.drain(len..) {
+            self.index.remove(&t);
+        }
+    }
+}
+
+pub fn encode_args(args: &[Arg], table: &mut FdTargetTable, out: &mut Vec<u8>) {
+    put_varint(out, args.len() as u64);
+    for arg in args {
+        match arg {
+            Arg::Int(v) => {
+                out.push(0);
+                put_varint(out, zigzag(*v));
+            }
+            Arg::Hex(v) => {
+                out.push(1);
+                put_varint(out, *v);
+            }
+            Arg::Fd(fd, target) => {
+                out.push(2);
+                put_varint(out, zigzag(i64::from(*fd)));
+                match target {
+                    Some(t) if table.index.contains_key(t) => {
+                        out.push(8);
+                        put_varint(out, u64::from(table.index[t]));
+                    }
+                    Some(t) => {
+                        put_fd_target(out, Some(t));
+                        table.index.insert(t.clone(), table.order.len() as u32);
+                        table.order.push(t.clone());
+                    }
+                    None => put_fd_target(out, None),
+                }
+            }
+            Arg::Path(p) => {
+                out.push(3);
+                put_bytes(out, &p.raw);
+                put_opt_bytes(out, p.resolved.as_ref().map(|b| b.as_slice()));
+            }
+            Arg::Str(c) => {
+                out.push(4);
+                put_bytes(out, &c.data);
+                put_varint(out, c.full_len);
+            }
+            Arg::Buf(c) => {
+                out.push(5);
+                put_bytes(out, &c.data);
+                put_varint(out, c.full_len);
+            }
+            Arg::StrList(items, truncated) => {
+                out.push(6);
+                put_varint(out, items.len() as u64);
+                for item in items {
+                    put_bytes(out, item);
+                }
+                out.push(u8::from(*truncated));
+            }
+            Arg::Sockaddr(addr) => {
+                out.push(7);
+                put_sockaddr(out, Some(addr));
+            }
+            Arg::Unreadable(ptr) => {
+                out.push(8);
+                put_varint(out, *ptr);
+            }
+        }
+    }
+}
+
+pub fn decode_args(c: &mut Cursor<'_>, table: &mut Vec<FdTarget>) -> Result<Vec<Arg>, String> {
+    let n = c.varint().ok_or("argument count missing")?;
+    if n > MAX_ARGS {
+        return Err(format!("{n} arguments declared, at most {MAX_ARGS} allowed"));
+    }
+    let mut args = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let tag = c.byte().ok_or_else(|| format!("argument {i}: tag missing"))?;
+        let arg = match tag {
+            0 => Arg::Int(unzigzag(varint(c)?)),
+            1 => Arg::Hex(varint(c)?),
+            2 => {
+                let fd = i32::try_from(unzigzag(varint(c)?)).map_err(|_| "fd out of range")?;
+                let target = if c.buf.get(c.pos) == Some(&8) {
+                    c.pos += 1;
+                    let i = varint(c)?;
+                    let t = usize::try_from(i).ok().and_then(|i| table.get(i));
+                    Some(t.cloned().ok_or_else(|| format!("fd target reference {i} is unknown"))?)
+                } else {
+                    let t = get_fd_target(c)?;
+                    if let Some(t) = &t {
+                        table.push(t.clone());
+                    }
+                    t
+                };
+                Arg::Fd(fd, target)
+            }
+            3 => Arg::Path(PathArg {
+                raw: bytes(c)?,
+                resolved: opt_bytes(c)?,
+            }),
+            4 => Arg::Str(Captured {
+                data: bytes(c)?,
+                full_len: varint(c)?,
+            }),
+            5 => Arg::Buf(Captured {
+                data: bytes(c)?,
+                full_len: varint(c)?,
+            }),
+            6 => {
+                let count = varint(c)?;
+                // Each item takes at least one byte, so the body bounds the allocation.
+                if count > c.remaining() as u64 {
+                    return Err(format!("string list of {count} items exceeds its body"));
+                }
+                let mut items = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    items.push(bytes(c)?);
+                }
+                Arg::StrList(items, c.byte().ok_or("string list flag missing")? != 0)
+            }
+            7 => Arg::Sockaddr(get_sockaddr(c)?.ok_or("empty socket address")?),
+            8 => Arg::Unreadable(varint(c)?),
+            other => return Err(format!("argument {i}: unknown tag {other}")),
+        };
+        args.push(arg);
+    }
+    Ok(args)
+}
+
+fn varint(c: &mut Cursor<'_>) -> Result<u64, String> {
+    c.varint().ok_or_else(|| "truncated or overlong varint".to_string())
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn bytes(c: &mut Cursor<'_>) -> Result<Bytes, String> {
+    let len = varint(c)?;
+    let b = c
+        .take(len)
+        .ok_or_else(|| format!("byte string of {len} bytes runs past its body"))?;
+    Ok(Bytes::from(b.to_vec()))
+}
+
+/// `0` for none, else `len + 1` and the bytes.
+fn put_opt_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
+    match b {
+        None => out.push(0),
+        Some(b) => {
+            put_varint(out, b.len() as u64 + 1);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+fn opt_bytes(c: &mut Cursor<'_>) -> Result<Option<Bytes>, String> {
+    match varint(c)? {
+        0 => Ok(None),
+        n => {
+            let b = c
+                .take(n - 1)
+                .ok_or_else(|| format!("byte string of {} bytes runs past its body", n - 1))?;
+            Ok(Some(Bytes::from(b.to_vec())))
+        }
+    }
+}
+
+fn put_fd_target(out: &mut Vec<u8>, t: Option<&FdTarget>) {
+    match t {
+        None => out.push(0),
+        Some(FdTarget::File(p)) => {
+            out.push(1);
+            put_bytes(out, p);
+        }
+        Some(FdTarget::Directory(p)) => {
+            out.push(2);
+            put_bytes(out, p);
+        }
+        Some(FdTarget::Socket(s)) => {
+            out.push(3);
+            put_varint(out, s.inode);
+            put_varint(out, u64::from(s.family));
+            put_varint(out, u64::from(s.sock_type));
+            put_varint(out, u64::from(s.protocol));
+            put_sockaddr(out, s.local.as_ref());
+            put_sockaddr(out, s.remote.as_ref());
+        }
+        Some(FdTarget::Pipe(inode)) => {
+            out.push(4);
+            put_varint(out, *inode);
+        }
+        Some(FdTarget::Anon(kind)) => {
+            out.push(5);
+            put_bytes(out, kind.as_bytes());
+        }
+        Some(FdTarget::Memfd(name)) => {
+            out.push(6);
+            put_bytes(out, name);
+        }
+        Some(FdTarget::Other(name)) => {
+            out.push(7);
+            put_bytes(out, name);
+        }
+    }
+}
+
+fn get_fd_target(c: &mut Cursor<'_>) -> Result<Option<FdTarget>, String> {
+    let small = |v: u64, what: &str| u16::try_from(v).map_err(|_| format!("{what} out of range"));
+    Ok(Some(match c.byte().ok_or("fd target tag missing")? {
+        0 => return Ok(None),
+        1 => FdTarget::File(bytes(c)?),
+        2 => FdTarget::Directory(bytes(c)?),
+        3 => FdTarget::Socket(SocketInfo {
+            inode: varint(c)?,
+            family: small(varint(c)?, "socket family")?,
+            sock_type: small(varint(c)?, "socket type")?,
+            protocol: small(varint(c)?, "socket protocol")?,
+            local: get_sockaddr(c)?,
+            remote: get_sockaddr(c)?,
+        }),
+        4 => FdTarget::Pipe(varint(c)?),
+        5 => FdTarget::Anon(String::from_utf8_lossy(&bytes(c)?).into_owned()),
+        6 => FdTarget::Memfd(bytes(c)?),
+        7 => FdTarget::Other(bytes(c)?),
+        other => return Err(format!("unknown fd target tag {other}")),
+    }))
+}
+
+fn put_sockaddr(out: &mut Vec<u8>, a: Option<&SockAddr>) {
+    match a {
+        None => out.push(0),
+        Some(SockAddr::Inet(ip, port)) => {
+            out.push(1);
+            out.extend_from_slice(ip);
+            put_varint(out, u64::from(*port));
+        }
+        Some(SockAddr::Inet6(ip, port, scope)) => {
+            out.push(2);
+            out.extend_from_slice(ip);
+            put_varint(out, u64::from(*port));
+            put_varint(out, u64::from(*scope));
+        }
+        Some(SockAddr::Unix(path)) => {
+            out.push(3);
+            put_bytes(out, path);
+        }
+        Some(SockAddr::Netlink { pid, groups }) => {
+            out.push(4);
+            put_varint(out, u64::from(*pid));
+            put_varint(out, u64::from(*groups));
+        }
+        Some(SockAddr::Other(family, data)) => {
+            out.push(5);
+            put_varint(out, u64::from(*family));
+            put_bytes(out, data);
+        }
+    }
+}
+
+fn get_sockaddr(c: &mut Cursor<'_>) -> Result<Option<SockAddr>, String> {
+    let port = |c: &mut Cursor<'_>| {
+        u16::try_from(varint(c)?).map_err(|_| "port out of range".to_string())
+    };
+    let u32v = |c: &mut Cursor<'_>| {
+        u32::try_from(varint(c)?).map_err(|_| "value out of range".to_string())
+    };
+    Ok(Some(match c.byte().ok_or("socket address tag missing")? {
+        0 => return Ok(None),
+        1 => {
+            let ip: [u8; 4] = c
+                .take(4)
+                .and_then(|b| b.try_into().ok())
+                .ok_or("IPv4 address cut short")?;
+            SockAddr::Inet(ip, port(c)?)
+        }
+        2 => {
+            let ip: [u8; 16] = c
+                .take(16)
+                .and_then(|b| b.try_into().ok())
+                .ok_or("IPv6 address cut short")?;
+            SockAddr::Inet6(ip, port(c)?, u32v(c)?)
+        }
+        3 => SockAddr::Unix(bytes(c)?),
+        4 => SockAddr::Netlink {
+            pid: u32v(c)?,
+            groups: u32v(c)?,
+        },
+        5 => {
+            let family = u16::try_from(varint(c)?).map_err(|_| "family out of range")?;
+            SockAddr::Other(family, bytes(c)?)
+        }
+        other => return Err(format!("unknown socket address tag {other}")),
+    }))
+}

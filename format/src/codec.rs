@@ -1,0 +1,396 @@
+//! Record framing inside a chunk payload, and the MessagePack bodies of records, header and
+//! footer.
+//!
+//! A decompressed records payload is columnar (see [`Columns`]): record kinds, timestamp
+//! deltas, body lengths, the fixed syscall fields one column each, then the bodies. Timestamps
+//! are deltas from the previous record in the same chunk, which keeps every chunk decodable on
+//! its own. Unknown kinds are skipped by their body length.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::args;
+use crate::record::{Abi, Record, RecordBody, RecordKind, SyscallEvent};
+
+/// The footer chunk's content: an index of every chunk before it and per-kind counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Footer {
+    pub chunks: Vec<ChunkIndexEntry>,
+    /// `(record kind number, count)` for every kind written, ascending by kind.
+    pub record_counts: Vec<(u8, u64)>,
+}
+
+/// Where one chunk is, and what it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ChunkIndexEntry {
+    pub offset: u64,
+    pub record_count: u32,
+    pub raw_len: u32,
+    pub stored_len: u32,
+    pub min_ts: u64,
+    pub max_ts: u64,
+}
+
+/// Why a payload could not be decoded (the caller adds chunk number and offset).
+#[derive(Debug)]
+pub struct DecodeError(pub String);
+
+pub fn encode_body<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
+    rmp_serde::encode::write(out, value).map_err(|e| e.to_string())
+}
+
+pub fn decode_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    rmp_serde::from_slice(bytes).map_err(|e| e.to_string())
+}
+
+/// The columns of a records payload, in their order on disk. Each is written as a varint
+/// byte length followed by its bytes. Like values sit together, so zstd codes each column
+/// close to its entropy and the argument bytes find long matches.
+#[derive(Debug, Default, Clone)]
+pub struct Columns {
+    /// One byte per record: its kind.
+    kinds: Vec<u8>,
+    /// Per record: zigzag varint of `ts - previous ts` (the first from 0).
+    ts: Vec<u8>,
+    /// Per record: varint length of its body in `bodies`.
+    lens: Vec<u8>,
+    /// Per syscall record: varint pid.
+    pids: Vec<u8>,
+    /// Per syscall record: zigzag varint of `tid - pid`.
+    tids: Vec<u8>,
+    /// Per syscall record: varint syscall number.
+    nrs: Vec<u8>,
+    /// Per syscall record: one byte, bits 0-1 ABI, bit 2 unfinished.
+    flags: Vec<u8>,
+    /// Per syscall record: zigzag varint return value.
+    rets: Vec<u8>,
+    /// Per syscall record: varint duration in ns.
+    durs: Vec<u8>,
+    /// Per record: the body (syscall arguments, or a MessagePack record).
+    bodies: Vec<u8>,
+    prev_ts: u64,
+    fd_targets: args::FdTargetTable,
+    scratch: Vec<u8>,
+}
+
+impl Columns {
+    fn all(&self) -> [&Vec<u8>; 10] {
+        [
+            &self.kinds,
+            &self.ts,
+            &self.lens,
+            &self.pids,
+            &self.tids,
+            &self.nrs,
+            &self.flags,
+            &self.rets,
+            &self.durs,
+            &self.bodies,
+        ]
+    }
+
+    /// Raw payload bytes the columns will take.
+    pub fn encoded_len(&self) -> usize {
+        self.all().iter().map(|c| c.len() + 10).sum()
+    }
+
+    fn all_mut(&mut self) -> [&mut Vec<u8>; 10] {
+        [
+            &mut self.kinds,
+            &mut self.ts,
+            &mut self.lens,
+            &mut self.pids,
+            &mut self.tids,
+            &mut self.nrs,
+            &mut self.flags,
+            &mut self.rets,
+            &mut self.durs,
+            &mut self.bodies,
+        ]
+    }
+
+    pub fn clear(&mut self) {
+        self.all_mut().into_iter().for_each(Vec::clear);
+        self.prev_ts = 0;
+        self.fd_targets.clear();
+    }
+
+    /// The current end of every column, to undo a push with [`Columns::rollback`].
+    pub fn mark(&self) -> ColumnsMark {
+        ColumnsMark {
+            lens: self.all().map(|c| c.len()),
+            prev_ts: self.prev_ts,
+            fd_targets: self.fd_targets.len(),
+        }
+    }
+
+    pub fn rollback(&mut self, mark: &ColumnsMark) {
+        for (c, len) in self.all_mut().into_iter().zip(mark.lens) {
+            c.truncate(len);
+        }
+        self.prev_ts = mark.prev_ts;
+        self.fd_targets.truncate(mark.fd_targets);
+    }
+
+    /// Appends one record.
+    pub fn push(&mut self, rec: &Record) -> Result<(), String> {
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        match &rec.body {
+            RecordBody::Syscall(ev) => {
+                put_varint(&mut self.pids, u64::from(ev.pid));
+                put_varint(&mut self.tids, zigzag(i64::from(ev.tid) - i64::from(ev.pid)));
+                put_varint(&mut self.nrs, u64::from(ev.nr));
+                let abi = match ev.abi {
+                    Abi::X86_64 => 0,
+                    Abi::I386 => 1,
+                    Abi::X32 => 2,
+                };
+                self.flags.push(abi | if ev.unfinished { 4 } else { 0 });
+                put_varint(&mut self.rets, zigzag(ev.ret));
+                put_varint(&mut self.durs, ev.duration_ns);
+                args::encode_args(&ev.args, &mut self.fd_targets, scratch);
+                Ok(())
+            }
+            RecordBody::Process(v) => encode_body(v, scratch),
+            RecordBody::Network(v) => encode_body(v, scratch),
+            RecordBody::Mounts(v) => encode_body(v, scratch),
+            RecordBody::Accounts(v) => encode_body(v, scratch),
+            RecordBody::HostFiles(v) => encode_body(v, scratch),
+            RecordBody::Executable(v) => encode_body(v, scratch),
+            RecordBody::Lifecycle(v) => encode_body(v, scratch),
+            RecordBody::Signal(v) => encode_body(v, scratch),
+            RecordBody::Stats(v) => encode_body(v, scratch),
+            RecordBody::Loss(v) => encode_body(v, scratch),
+        }?;
+        self.kinds.push(rec.body.kind() as u8);
+        put_varint(&mut self.ts, zigzag(rec.ts.wrapping_sub(self.prev_ts) as i64));
+        self.prev_ts = rec.ts;
+        put_varint(&mut self.lens, scratch.len() as u64);
+        self.bodies.extend_from_slice(scratch);
+        Ok(())
+    }
+
+    /// Writes the payload: every column as varint length + bytes.
+    pub fn write_payload(&self, out: &mut Vec<u8>) {
+        out.clear();
+        for column in self.all() {
+            put_varint(out, column.len() as u64);
+            out.extend_from_slice(column);
+        }
+    }
+}
+
+/// Where the columns ended before a push.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnsMark {
+    lens: [usize; 10],
+    prev_ts: u64,
+    fd_targets: usize,
+}
+
+/// Records decoded from one chunk.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodedRecords {
+    pub records: Vec<Record>,
+    /// Records of kinds this version does not know, skipped.
+    pub skipped_unknown: u32,
+}
+
+const COLUMN_NAMES: [&str; 10] = [
+    "kinds", "ts", "lens", "pids", "tids", "nrs", "flags", "rets", "durs", "bodies",
+];
+
+/// Decodes a records payload that must hold exactly `expected` records.
+pub fn decode_records(payload: &[u8], expected: u32) -> Result<DecodedRecords, DecodeError> {
+    let mut pos = 0usize;
+    let mut cols: [Cursor<'_>; 10] = Default::default();
+    for (i, col) in cols.iter_mut().enumerate() {
+        let len = get_varint(payload, &mut pos)
+            .filter(|len| *len <= (payload.len() - pos) as u64)
+            .ok_or_else(|| {
+                DecodeError(format!(
+                    "column {} length is missing or runs past the payload",
+                    COLUMN_NAMES[i]
+                ))
+            })? as usize;
+        *col = Cursor::new(&payload[pos..pos + len]);
+        pos += len;
+    }
+    // Columns added by later minor versions follow; this version ignores them.
+    let [kinds, ts, lens, pids, tids, nrs, flags, rets, durs, bodies] = &mut cols;
+    if kinds.buf.len() != expected as usize {
+        return Err(DecodeError(format!(
+            "payload holds {} records, the chunk header declares {expected}",
+            kinds.buf.len()
+        )));
+    }
+    let mut out = DecodedRecords {
+        records: Vec::with_capacity(expected as usize),
+        skipped_unknown: 0,
+    };
+    let mut time = 0u64;
+    let mut fd_targets = Vec::new();
+    for index in 0..expected {
+        let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
+        let kind = kinds.byte().ok_or_else(|| fail("kind missing"))?;
+        time = time.wrapping_add(unzigzag(ts.varint().ok_or_else(|| fail("bad timestamp"))?) as u64);
+        let len = lens.varint().ok_or_else(|| fail("bad body length"))?;
+        let body = bodies
+            .take(len)
+            .ok_or_else(|| fail("body runs past the bodies column"))?;
+        let Some(kind) = RecordKind::from_u8(kind) else {
+            out.skipped_unknown += 1;
+            continue;
+        };
+        let body = if kind == RecordKind::Syscall {
+            let next = |c: &mut Cursor<'_>, name: &str| {
+                c.varint()
+                    .ok_or_else(|| fail(&format!("syscall column {name} is short or bad")))
+            };
+            let pid = next(pids, "pids")?;
+            let tid = i64::try_from(pid).unwrap_or(0) + unzigzag(next(tids, "tids")?);
+            let nr = next(nrs, "nrs")?;
+            let flag = flags.byte().ok_or_else(|| fail("syscall column flags is short"))?;
+            let ret = unzigzag(next(rets, "rets")?);
+            let duration_ns = next(durs, "durs")?;
+            let (Ok(pid), Ok(tid), Ok(nr)) = (u32::try_from(pid), u32::try_from(tid), u32::try_from(nr))
+            else {
+                return Err(fail("pid, tid or syscall number out of range"));
+            };
+            let abi = match flag & 3 {
+                0 => Abi::X86_64,
+                1 => Abi::I386,
+                2 => Abi::X32,
+                _ => return Err(fail("unknown ABI")),
+            };
+            let args = args::decode_args(&mut Cursor::new(body), &mut fd_targets)
+                .map_err(|e| fail(&format!("syscall arguments: {e}")))?;
+            RecordBody::Syscall(SyscallEvent {
+                pid,
+                tid,
+                nr,
+                abi,
+                ret,
+                duration_ns,
+                args,
+                unfinished: flag & 4 != 0,
+            })
+        } else {
+            decode_known(kind, body).map_err(|e| fail(&format!("{} record: {e}", kind.name())))?
+        };
+        out.records.push(Record { ts: time, body });
+    }
+    Ok(out)
+}
+
+fn decode_known(kind: RecordKind, body: &[u8]) -> Result<RecordBody, String> {
+    Ok(match kind {
+        RecordKind::Process => RecordBody::Process(decode_body(body)?),
+        RecordKind::Network => RecordBody::Network(decode_body(body)?),
+        RecordKind::Mounts => RecordBody::Mounts(decode_body(body)?),
+        RecordKind::Accounts => RecordBody::Accounts(decode_body(body)?),
+        RecordKind::HostFiles => RecordBody::HostFiles(decode_body(body)?),
+        RecordKind::Executable => RecordBody::Executable(decode_body(body)?),
+        RecordKind::Syscall => return Err("syscall bodies are columnar".into()),
+        RecordKind::Lifecycle => RecordBody::Lifecycle(decode_body(body)?),
+        RecordKind::Signal => RecordBody::Signal(decode_body(body)?),
+        RecordKind::Stats => RecordBody::Stats(decode_body(body)?),
+        RecordKind::Loss => RecordBody::Loss(decode_body(body)?),
+    })
+}
+
+/// A bounded reader over one column or body.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cursor<'a> {
+    pub buf: &'a [u8],
+    pub pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Cursor { buf, pos: 0 }
+    }
+
+    pub fn byte(&mut self) -> Option<u8> {
+        let b = *self.buf.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    pub fn varint(&mut self) -> Option<u64> {
+        get_varint(self.buf, &mut self.pos)
+    }
+
+    /// The next `len` bytes, if that many remain.
+    pub fn take(&mut self, len: u64) -> Option<&'a [u8]> {
+        let len = usize::try_from(len).ok()?;
+        let end = self.pos.checked_add(len)?;
+        let bytes = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(bytes)
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+}
+
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// LEB128 unsigned varint.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads a LEB128 varint of at most 10 bytes; `None` when it is cut short or too long.
+pub fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..70).step_by(7) {
+        let byte = *buf.get(*pos)?;
+        *pos += 1;
+        if shift == 63 && byte > 1 {
+            return None;
+        }
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_trips_extremes() {
+        for v in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            let mut pos = 0;
+            assert_eq!(get_varint(&b, &mut pos), Some(v));
+            assert_eq!(pos, b.len());
+        }
+        for v in [0i64, -1, 1, i64::MIN, i64::MAX] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    fn overlong_varint_is_rejected() {
+        let b = [0xffu8; 11];
+        assert_eq!(get_varint(&b, &mut 0), None);
+        assert_eq!(get_varint(&[0x80], &mut 0), None);
+    }
+}
