@@ -36,7 +36,7 @@ mod writer;
 pub use codec::{ChunkIndexEntry, Footer};
 pub use error::{FormatError, Result};
 pub use layout::{
-    hex, ChunkHeader, ChunkType, Compression, Preamble, CHUNK_HEADER_LEN, FORMAT_MAJOR,
+    chain_seed, hex, ChunkHeader, ChunkType, Compression, Preamble, CHUNK_HEADER_LEN, FORMAT_MAJOR,
     FORMAT_MINOR, MAGIC, MAX_CHUNK_BYTES, PREAMBLE_LEN, TRAILER_LEN,
 };
 pub use reader::{ChunkInfo, DecodedChunk, Records, Source, TraceEnd, TraceReader};
