@@ -248,7 +248,11 @@ pub fn decode_records(payload: &[u8], expected: u32) -> Result<DecodedRecords, D
                     .ok_or_else(|| fail(&format!("syscall column {name} is short or bad")))
             };
             let pid = next(pids, "pids")?;
-            let tid = i64::try_from(pid).unwrap_or(0) + unzigzag(next(tids, "tids")?);
+            let tid_delta = unzigzag(next(tids, "tids")?);
+            let tid = i64::try_from(pid)
+                .ok()
+                .and_then(|pid| pid.checked_add(tid_delta))
+                .unwrap_or(-1);
             let nr = next(nrs, "nrs")?;
             let flag = flags.byte().ok_or_else(|| fail("syscall column flags is short"))?;
             let ret = unzigzag(next(rets, "rets")?);

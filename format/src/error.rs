@@ -22,6 +22,10 @@ pub enum FormatError {
         supported_minor: u16,
     },
 
+    /// The preamble sets feature flags this version does not know.
+    #[error("the trace uses format features (flags {flags:#010x}) this build does not know; upgrade rhf-analyze")]
+    UnsupportedFeatures { flags: u32 },
+
     /// A chunk's bytes are not what the writer wrote.
     #[error("corrupt chunk {seq} at offset {offset}: {reason}")]
     CorruptChunk { seq: u32, offset: u64, reason: String },

@@ -124,6 +124,10 @@ impl Preamble {
                 supported_minor: FORMAT_MINOR,
             });
         }
+        if flags != 0 {
+            // No flag is defined in 1.x; a set flag means a feature this reader cannot honour.
+            return Err(FormatError::UnsupportedFeatures { flags });
+        }
         Ok(Preamble {
             major,
             minor,
@@ -199,6 +203,12 @@ impl ChunkHeader {
             a.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(a)
         };
+        if b[6..8] != [0, 0] {
+            return Err(bad(format!(
+                "reserved header bytes are {:02x?}, must be zero",
+                &b[6..8]
+            )));
+        }
         let chunk_type = ChunkType::from_u8(b[4])
             .ok_or_else(|| bad(format!("unknown chunk type {}", b[4])))?;
         let compression = match b[5] {

@@ -1,7 +1,7 @@
 //! rhf-format: the rhf trace file — record types, a streaming writer, a reader, integrity.
 //!
 //! A trace is a 16-byte preamble, then independently decodable chunks (a fixed 80-byte binary
-//! header and one zstd frame of framed MessagePack records), then a footer chunk with an index
+//! header and one zstd frame holding the records in columns), then a footer chunk with an index
 //! and a 48-byte trailer holding the final digest. A SHA-256 hash chain runs through every
 //! chunk, so one changed bit anywhere is found and located; a file cut at any byte still yields
 //! every complete chunk. `docs/FORMAT.md` specifies the bytes.

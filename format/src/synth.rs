@@ -147,7 +147,10 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
     )?;
 
     let (mut current, mut burst_left) = (0usize, 0u32);
-    for n in 0..opts.events {
+    // `n` counts syscall events; a spawn makes two (clone and execve).
+    let mut n = 0u64;
+    while n < opts.events {
+        n += 1;
         ts += rng.gen_range(200..8_000);
         // Processes run in bursts, as a scheduler lets them: a few calls in a row, mostly
         // on one thread and the same descriptor.
@@ -157,7 +160,8 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
         }
         burst_left -= 1;
         let pi = current;
-        if n % 2000 == 1999 {
+        if n % 2000 == 1999 && n < opts.events {
+            n += 1;
             spawn_and_exec(sink, &mut push, &mut rng, &mut procs, pi, &mut next_pid, &mut ts)?;
             continue;
         }

@@ -101,6 +101,11 @@ impl<W: Write> TraceWriter<W> {
             reason,
         })?;
         w.write_chunk(ChunkType::Header, &body, 1, 0, 0)?;
+        // The header reaches a pipe or disk at once, so even an immediate crash leaves a file
+        // that says what it is.
+        w.out
+            .flush()
+            .map_err(|e| FormatError::io("cannot flush trace output", e))?;
         Ok(w)
     }
 
@@ -217,6 +222,21 @@ impl<W: Write> TraceWriter<W> {
             what: "footer",
             reason,
         })?;
+        if body.len() > MAX_CHUNK_BYTES as usize {
+            // Millions of chunks: the index would not fit a chunk, and readers do not need it
+            // (they find chunks from their headers), so it is left out.
+            body.clear();
+            let without_index = Footer {
+                chunks: Vec::new(),
+                ..footer
+            };
+            codec::encode_body(&without_index, &mut body).map_err(|reason| {
+                FormatError::Encode {
+                    what: "footer",
+                    reason,
+                }
+            })?;
+        }
         self.write_chunk(ChunkType::Footer, &body, 0, 0, 0)?;
         let trailer = Trailer {
             footer_offset,

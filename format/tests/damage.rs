@@ -135,7 +135,12 @@ fn one_flipped_bit_anywhere_fails_verify_and_names_its_chunk() {
         };
         match (region, &err) {
             // Preamble: magic, version, or (minor/flags) the chain seed of chunk 0.
-            (0, FormatError::NotRhf { .. } | FormatError::UnsupportedVersion { .. }) => {}
+            (
+                0,
+                FormatError::NotRhf { .. }
+                | FormatError::UnsupportedVersion { .. }
+                | FormatError::UnsupportedFeatures { .. },
+            ) => {}
             (0, FormatError::CorruptChunk { seq: 0, .. }) => {}
             (r, FormatError::CorruptChunk { seq, offset, .. }) if r <= last_chunk => {
                 assert_eq!(*seq as usize, r - 1, "flip at {i}: {err}");
@@ -162,6 +167,14 @@ fn a_newer_major_version_is_refused_naming_both_versions() {
     assert!(matches!(err, FormatError::UnsupportedVersion { found_major: 2, found_minor: 3, .. }));
     assert!(msg.contains("2.3"), "{msg}");
     assert!(msg.contains(&format!("{FORMAT_MAJOR}.{FORMAT_MINOR}")), "{msg}");
+}
+
+#[test]
+fn unknown_feature_flags_are_refused() {
+    let (_, mut bytes) = small_trace(3, 1 << 20);
+    bytes[12] = 1;
+    let err = TraceReader::from_source(bytes).err().expect("must refuse");
+    assert!(matches!(err, FormatError::UnsupportedFeatures { flags: 1 }), "{err}");
 }
 
 #[test]

@@ -1,1 +1,7 @@
-//! placeholder
+//! rhf-recorder: the capture side of rhf — what runs on the suspect node.
+//!
+//! It pushes records into an `rhf_format::RecordSink` and knows nothing of analysis. It must
+//! never harm what it watches, never lose evidence silently, and never leave a trace file
+//! readable by other users or write through a symlink planted by an attacker.
+
+pub mod output;

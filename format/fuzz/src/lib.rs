@@ -13,6 +13,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use rayon::iter::ParallelIterator;
 use rhf_format::synth::{generate, synthetic_header, SynthOptions};
 use rhf_format::{
     verify, ChunkHeader, ChunkType, Compression, Footer, TraceEnd, TraceReader, TraceWriter,
