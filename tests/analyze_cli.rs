@@ -10,7 +10,11 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 const SAMPLE_DIGEST: &str = "1b042c5e4bf0a40ae312df47bda18fda8dc1bdf1d0623acd3a87debb5a59cda1";
@@ -23,7 +27,10 @@ fn info_on_the_sample_shows_host_counts_and_integrity() {
     let t = text(&o);
     assert!(t.contains("synthetic-node"), "{t}");
     assert!(t.contains("syscall 5000"), "{t}");
-    assert!(t.contains(&format!("intact, digest {SAMPLE_DIGEST}")), "{t}");
+    assert!(
+        t.contains(&format!("intact, digest {SAMPLE_DIGEST}")),
+        "{t}"
+    );
 
     let o = run(&["info", "--json", s.to_str().unwrap()]);
     assert!(o.status.success());
@@ -53,7 +60,10 @@ fn verify_names_the_damaged_chunk_and_exits_3() {
     let o = run(&["verify", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let t = text(&o);
-    assert!(t.contains("DAMAGED") && t.contains("chunk ") && t.contains("offset"), "{t}");
+    assert!(
+        t.contains("DAMAGED") && t.contains("chunk ") && t.contains("offset"),
+        "{t}"
+    );
     // info still reports what it can, and says the file is damaged.
     let o = run(&["info", p.to_str().unwrap()]);
     assert!(o.status.success());
@@ -79,7 +89,9 @@ fn info_never_panics_on_a_file_cut_at_any_byte() {
         zstd_level: 1,
         ..Default::default()
     };
-    let mut w = rhf_format::TraceWriter::new(Vec::new(), &rhf_format::synth::synthetic_header(2), opts).unwrap();
+    let mut w =
+        rhf_format::TraceWriter::new(Vec::new(), &rhf_format::synth::synthetic_header(2), opts)
+            .unwrap();
     let synth = rhf_format::synth::SynthOptions {
         events: 40,
         processes: 2,
@@ -95,8 +107,16 @@ fn info_never_panics_on_a_file_cut_at_any_byte() {
         for cmd in ["info", "verify"] {
             let o = run(&[cmd, p.to_str().unwrap()]);
             let code = o.status.code();
-            assert_ne!(code, Some(101), "{cmd} panicked on a cut at {cut}: {}", text(&o));
-            assert!(code.is_some(), "{cmd} was killed by a signal on a cut at {cut}");
+            assert_ne!(
+                code,
+                Some(101),
+                "{cmd} panicked on a cut at {cut}: {}",
+                text(&o)
+            );
+            assert!(
+                code.is_some(),
+                "{cmd} was killed by a signal on a cut at {cut}"
+            );
             *codes.entry((cmd, code)).or_insert(0) += 1;
         }
     }
@@ -108,7 +128,12 @@ fn info_never_panics_on_a_file_cut_at_any_byte() {
 fn help_documents_the_exit_codes() {
     let o = run(&["--help"]);
     let t = text(&o);
-    for line in ["0  success", "2  invalid command line", "3  verify", "4  verify"] {
+    for line in [
+        "0  success",
+        "2  invalid command line",
+        "3  verify",
+        "4  verify",
+    ] {
         assert!(t.contains(line), "missing {line:?} in:\n{t}");
     }
 }

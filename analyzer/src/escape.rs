@@ -51,8 +51,14 @@ mod tests {
     fn control_characters_and_invalid_utf8_are_escaped() {
         assert_eq!(escape_bytes(b"ls\x1b[31m -l\n"), "ls\\e[31m -l\\n");
         assert_eq!(escape_bytes(b"a\xffb"), "a\\xffb");
-        assert_eq!(escape_bytes("caf\u{e9} \u{202e}x".as_bytes()), "caf\u{e9} \\u{202e}x");
-        assert_eq!(escape_bytes(b"back\\slash\x7f\x00"), "back\\\\slash\\x7f\\x00");
+        assert_eq!(
+            escape_bytes("caf\u{e9} \u{202e}x".as_bytes()),
+            "caf\u{e9} \\u{202e}x"
+        );
+        assert_eq!(
+            escape_bytes(b"back\\slash\x7f\x00"),
+            "back\\\\slash\\x7f\\x00"
+        );
         assert_eq!(escape_str("plain /etc/passwd"), "plain /etc/passwd");
     }
 }

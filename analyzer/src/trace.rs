@@ -26,7 +26,11 @@ pub enum Integrity {
         digest_so_far: String,
     },
     /// A chunk (or the trailer) does not match what was written.
-    Damaged { chunk: u32, offset: u64, reason: String },
+    Damaged {
+        chunk: u32,
+        offset: u64,
+        reason: String,
+    },
 }
 
 impl Integrity {

@@ -10,7 +10,11 @@ use rhf_format::{hex, TraceWriter, WriterOptions};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let out = args.next().ok_or("usage: synth OUT.rhf [EVENTS] [SEED]")?;
-    let events: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
+    let events: u64 = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1);
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
     let defaults = WriterOptions::default();
@@ -22,7 +26,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = std::fs::File::create(&out)?;
     let mut w = TraceWriter::new(BufWriter::new(file), &synthetic_header(seed), opts)?;
     let started = std::time::Instant::now();
-    let records = generate(&mut w, &SynthOptions { events, seed, ..Default::default() })?;
+    let records = generate(
+        &mut w,
+        &SynthOptions {
+            events,
+            seed,
+            ..Default::default()
+        },
+    )?;
     let (summary, _) = w.finish()?;
     println!(
         "{out}: {events} syscall events, {records} records, {} bytes ({:.2} bytes/event), {} chunks, {:?}, digest {}",

@@ -5,6 +5,7 @@
 //! `docs/FORMAT.md` specifies. Decoding is bounded by the body it reads from.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::codec::{put_varint, unzigzag, zigzag, Cursor};
 use crate::record::{Arg, Bytes, Captured, FdTarget, PathArg, SockAddr, SocketInfo};
@@ -16,8 +17,8 @@ const MAX_ARGS: u64 = 16;
 /// reference to its first appearance (tag 8): most events name one of a few descriptors.
 #[derive(Debug, Default, Clone)]
 pub struct FdTargetTable {
-    index: HashMap<FdTarget, u32>,
-    order: Vec<FdTarget>,
+    index: HashMap<Arc<FdTarget>, u32>,
+    order: Vec<Arc<FdTarget>>,
 }
 
 impl FdTargetTable {
@@ -59,11 +60,11 @@ pub fn encode_args(args: &[Arg], table: &mut FdTargetTable, out: &mut Vec<u8>) {
                         put_varint(out, u64::from(table.index[t]));
                     }
                     Some(t) => {
-                        put_fd_target(out, Some(t));
+                        put_fd_target(out, Some(t.as_ref()));
                         table.index.insert(t.clone(), table.order.len() as u32);
                         table.order.push(t.clone());
                     }
-                    None => put_fd_target(out, None),
+                    None => out.push(0),
                 }
             }
             Arg::Path(p) => {
@@ -101,14 +102,18 @@ pub fn encode_args(args: &[Arg], table: &mut FdTargetTable, out: &mut Vec<u8>) {
     }
 }
 
-pub fn decode_args(c: &mut Cursor<'_>, table: &mut Vec<FdTarget>) -> Result<Vec<Arg>, String> {
+pub fn decode_args(c: &mut Cursor<'_>, table: &mut Vec<Arc<FdTarget>>) -> Result<Vec<Arg>, String> {
     let n = c.varint().ok_or("argument count missing")?;
     if n > MAX_ARGS {
-        return Err(format!("{n} arguments declared, at most {MAX_ARGS} allowed"));
+        return Err(format!(
+            "{n} arguments declared, at most {MAX_ARGS} allowed"
+        ));
     }
     let mut args = Vec::with_capacity(n as usize);
     for i in 0..n {
-        let tag = c.byte().ok_or_else(|| format!("argument {i}: tag missing"))?;
+        let tag = c
+            .byte()
+            .ok_or_else(|| format!("argument {i}: tag missing"))?;
         let arg = match tag {
             0 => Arg::Int(unzigzag(varint(c)?)),
             1 => Arg::Hex(varint(c)?),
@@ -118,11 +123,14 @@ pub fn decode_args(c: &mut Cursor<'_>, table: &mut Vec<FdTarget>) -> Result<Vec<
                     c.pos += 1;
                     let i = varint(c)?;
                     let t = usize::try_from(i).ok().and_then(|i| table.get(i));
-                    Some(t.cloned().ok_or_else(|| format!("fd target reference {i} is unknown"))?)
+                    Some(
+                        t.cloned()
+                            .ok_or_else(|| format!("fd target reference {i} is unknown"))?,
+                    )
                 } else {
-                    let t = get_fd_target(c)?;
+                    let t = get_fd_target(c)?.map(Arc::new);
                     if let Some(t) = &t {
-                        table.push(t.clone());
+                        table.push(Arc::clone(t));
                     }
                     t
                 };
@@ -162,7 +170,8 @@ pub fn decode_args(c: &mut Cursor<'_>, table: &mut Vec<FdTarget>) -> Result<Vec<
 }
 
 fn varint(c: &mut Cursor<'_>) -> Result<u64, String> {
-    c.varint().ok_or_else(|| "truncated or overlong varint".to_string())
+    c.varint()
+        .ok_or_else(|| "truncated or overlong varint".to_string())
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -294,37 +303,38 @@ fn put_sockaddr(out: &mut Vec<u8>, a: Option<&SockAddr>) {
 }
 
 fn get_sockaddr(c: &mut Cursor<'_>) -> Result<Option<SockAddr>, String> {
-    let port = |c: &mut Cursor<'_>| {
-        u16::try_from(varint(c)?).map_err(|_| "port out of range".to_string())
-    };
+    let port =
+        |c: &mut Cursor<'_>| u16::try_from(varint(c)?).map_err(|_| "port out of range".to_string());
     let u32v = |c: &mut Cursor<'_>| {
         u32::try_from(varint(c)?).map_err(|_| "value out of range".to_string())
     };
-    Ok(Some(match c.byte().ok_or("socket address tag missing")? {
-        0 => return Ok(None),
-        1 => {
-            let ip: [u8; 4] = c
-                .take(4)
-                .and_then(|b| b.try_into().ok())
-                .ok_or("IPv4 address cut short")?;
-            SockAddr::Inet(ip, port(c)?)
-        }
-        2 => {
-            let ip: [u8; 16] = c
-                .take(16)
-                .and_then(|b| b.try_into().ok())
-                .ok_or("IPv6 address cut short")?;
-            SockAddr::Inet6(ip, port(c)?, u32v(c)?)
-        }
-        3 => SockAddr::Unix(bytes(c)?),
-        4 => SockAddr::Netlink {
-            pid: u32v(c)?,
-            groups: u32v(c)?,
+    Ok(Some(
+        match c.byte().ok_or("socket address tag missing")? {
+            0 => return Ok(None),
+            1 => {
+                let ip: [u8; 4] = c
+                    .take(4)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or("IPv4 address cut short")?;
+                SockAddr::Inet(ip, port(c)?)
+            }
+            2 => {
+                let ip: [u8; 16] = c
+                    .take(16)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or("IPv6 address cut short")?;
+                SockAddr::Inet6(ip, port(c)?, u32v(c)?)
+            }
+            3 => SockAddr::Unix(bytes(c)?),
+            4 => SockAddr::Netlink {
+                pid: u32v(c)?,
+                groups: u32v(c)?,
+            },
+            5 => {
+                let family = u16::try_from(varint(c)?).map_err(|_| "family out of range")?;
+                SockAddr::Other(family, bytes(c)?)
+            }
+            other => return Err(format!("unknown socket address tag {other}")),
         },
-        5 => {
-            let family = u16::try_from(varint(c)?).map_err(|_| "family out of range")?;
-            SockAddr::Other(family, bytes(c)?)
-        }
-        other => return Err(format!("unknown socket address tag {other}")),
-    }))
+    ))
 }

@@ -138,7 +138,10 @@ impl Columns {
         match &rec.body {
             RecordBody::Syscall(ev) => {
                 put_varint(&mut self.pids, u64::from(ev.pid));
-                put_varint(&mut self.tids, zigzag(i64::from(ev.tid) - i64::from(ev.pid)));
+                put_varint(
+                    &mut self.tids,
+                    zigzag(i64::from(ev.tid) - i64::from(ev.pid)),
+                );
                 put_varint(&mut self.nrs, u64::from(ev.nr));
                 let abi = match ev.abi {
                     Abi::X86_64 => 0,
@@ -163,7 +166,10 @@ impl Columns {
             RecordBody::Loss(v) => encode_body(v, scratch),
         }?;
         self.kinds.push(rec.body.kind() as u8);
-        put_varint(&mut self.ts, zigzag(rec.ts.wrapping_sub(self.prev_ts) as i64));
+        put_varint(
+            &mut self.ts,
+            zigzag(rec.ts.wrapping_sub(self.prev_ts) as i64),
+        );
         self.prev_ts = rec.ts;
         put_varint(&mut self.lens, scratch.len() as u64);
         self.bodies.extend_from_slice(scratch);
@@ -233,7 +239,8 @@ pub fn decode_records(payload: &[u8], expected: u32) -> Result<DecodedRecords, D
     for index in 0..expected {
         let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
         let kind = kinds.byte().ok_or_else(|| fail("kind missing"))?;
-        time = time.wrapping_add(unzigzag(ts.varint().ok_or_else(|| fail("bad timestamp"))?) as u64);
+        time =
+            time.wrapping_add(unzigzag(ts.varint().ok_or_else(|| fail("bad timestamp"))?) as u64);
         let len = lens.varint().ok_or_else(|| fail("bad body length"))?;
         let body = bodies
             .take(len)
@@ -254,10 +261,13 @@ pub fn decode_records(payload: &[u8], expected: u32) -> Result<DecodedRecords, D
                 .and_then(|pid| pid.checked_add(tid_delta))
                 .unwrap_or(-1);
             let nr = next(nrs, "nrs")?;
-            let flag = flags.byte().ok_or_else(|| fail("syscall column flags is short"))?;
+            let flag = flags
+                .byte()
+                .ok_or_else(|| fail("syscall column flags is short"))?;
             let ret = unzigzag(next(rets, "rets")?);
             let duration_ns = next(durs, "durs")?;
-            let (Ok(pid), Ok(tid), Ok(nr)) = (u32::try_from(pid), u32::try_from(tid), u32::try_from(nr))
+            let (Ok(pid), Ok(tid), Ok(nr)) =
+                (u32::try_from(pid), u32::try_from(tid), u32::try_from(nr))
             else {
                 return Err(fail("pid, tid or syscall number out of range"));
             };
@@ -289,16 +299,16 @@ pub fn decode_records(payload: &[u8], expected: u32) -> Result<DecodedRecords, D
 
 fn decode_known(kind: RecordKind, body: &[u8]) -> Result<RecordBody, String> {
     Ok(match kind {
-        RecordKind::Process => RecordBody::Process(decode_body(body)?),
+        RecordKind::Process => RecordBody::Process(Box::new(decode_body(body)?)),
         RecordKind::Network => RecordBody::Network(decode_body(body)?),
-        RecordKind::Mounts => RecordBody::Mounts(decode_body(body)?),
-        RecordKind::Accounts => RecordBody::Accounts(decode_body(body)?),
+        RecordKind::Mounts => RecordBody::Mounts(Box::new(decode_body(body)?)),
+        RecordKind::Accounts => RecordBody::Accounts(Box::new(decode_body(body)?)),
         RecordKind::HostFiles => RecordBody::HostFiles(decode_body(body)?),
-        RecordKind::Executable => RecordBody::Executable(decode_body(body)?),
+        RecordKind::Executable => RecordBody::Executable(Box::new(decode_body(body)?)),
         RecordKind::Syscall => return Err("syscall bodies are columnar".into()),
         RecordKind::Lifecycle => RecordBody::Lifecycle(decode_body(body)?),
         RecordKind::Signal => RecordBody::Signal(decode_body(body)?),
-        RecordKind::Stats => RecordBody::Stats(decode_body(body)?),
+        RecordKind::Stats => RecordBody::Stats(Box::new(decode_body(body)?)),
         RecordKind::Loss => RecordBody::Loss(decode_body(body)?),
     })
 }
@@ -315,12 +325,14 @@ impl<'a> Cursor<'a> {
         Cursor { buf, pos: 0 }
     }
 
+    #[inline]
     pub fn byte(&mut self) -> Option<u8> {
         let b = *self.buf.get(self.pos)?;
         self.pos += 1;
         Some(b)
     }
 
+    #[inline]
     pub fn varint(&mut self) -> Option<u64> {
         get_varint(self.buf, &mut self.pos)
     }
@@ -357,16 +369,30 @@ pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Reads a LEB128 varint of at most 10 bytes; `None` when it is cut short or too long.
+#[inline]
 pub fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..70).step_by(7) {
-        let byte = *buf.get(*pos)?;
+    // Most values in a trace fit in one byte.
+    let first = *buf.get(*pos)?;
+    if first < 0x80 {
         *pos += 1;
+        return Some(u64::from(first));
+    }
+    get_varint_long(buf, pos)
+}
+
+#[cold]
+fn get_varint_long(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    let mut at = *pos;
+    for shift in (0..70).step_by(7) {
+        let byte = *buf.get(at)?;
+        at += 1;
         if shift == 63 && byte > 1 {
             return None;
         }
         v |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
+            *pos = at;
             return Some(v);
         }
     }

@@ -28,7 +28,11 @@ pub enum FormatError {
 
     /// A chunk's bytes are not what the writer wrote.
     #[error("corrupt chunk {seq} at offset {offset}: {reason}")]
-    CorruptChunk { seq: u32, offset: u64, reason: String },
+    CorruptChunk {
+        seq: u32,
+        offset: u64,
+        reason: String,
+    },
 
     /// The file ends early: everything before `offset` is usable.
     #[error("truncated after {complete_chunks} complete chunks at offset {offset}: {detail}")]

@@ -209,8 +209,8 @@ impl ChunkHeader {
                 &b[6..8]
             )));
         }
-        let chunk_type = ChunkType::from_u8(b[4])
-            .ok_or_else(|| bad(format!("unknown chunk type {}", b[4])))?;
+        let chunk_type =
+            ChunkType::from_u8(b[4]).ok_or_else(|| bad(format!("unknown chunk type {}", b[4])))?;
         let compression = match b[5] {
             0 => Compression::None,
             1 => Compression::Zstd,
@@ -288,7 +288,7 @@ pub struct Trailer {
 }
 
 impl Trailer {
-    pub fn to_bytes(&self) -> [u8; TRAILER_LEN] {
+    pub fn to_bytes(self) -> [u8; TRAILER_LEN] {
         let mut b = [0u8; TRAILER_LEN];
         b[0..8].copy_from_slice(&self.footer_offset.to_le_bytes());
         b[8..40].copy_from_slice(&self.digest);
@@ -300,7 +300,10 @@ impl Trailer {
         if b[40..48] != TRAILER_MAGIC {
             return Err(FormatError::CorruptTrailer {
                 offset,
-                reason: format!("trailer magic is {:02x?}, expected \"RHFEND\\r\\n\"", &b[40..48]),
+                reason: format!(
+                    "trailer magic is {:02x?}, expected \"RHFEND\\r\\n\"",
+                    &b[40..48]
+                ),
             });
         }
         let mut off = [0u8; 8];
@@ -317,8 +320,10 @@ impl Trailer {
 /// Lower-case hex of a digest, as printed to users.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

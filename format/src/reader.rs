@@ -22,6 +22,9 @@ use crate::record::{Header, Record};
 /// Random access to the bytes of a trace. Implemented for files and in-memory buffers.
 pub trait Source: Sync {
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
 }
 

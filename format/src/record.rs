@@ -5,6 +5,8 @@
 //! of whoever prints it. Every record carries a monotonic timestamp in nanoseconds (see
 //! [`Record::ts`]); the header maps it to wall-clock time.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// Raw bytes from the node, serialized as a MessagePack `bin` value.
@@ -20,17 +22,20 @@ pub struct Record {
 
 /// The record kinds. Each has a stable numeric kind on disk ([`RecordBody::kind`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Large, rare kinds are boxed so that a `Record` stays small (about 80 bytes): traces hold
+/// millions of syscall records and they are moved around by value.
 pub enum RecordBody {
-    Process(ProcessSnapshot),
+    Process(Box<ProcessSnapshot>),
     Network(NetworkTables),
-    Mounts(MountTable),
-    Accounts(Accounts),
+    Mounts(Box<MountTable>),
+    Accounts(Box<Accounts>),
     HostFiles(HostFiles),
-    Executable(CollectedExecutable),
+    Executable(Box<CollectedExecutable>),
     Syscall(SyscallEvent),
     Lifecycle(ProcessLifecycle),
     Signal(SignalEvent),
-    Stats(CaptureStats),
+    Stats(Box<CaptureStats>),
     Loss(LossNotice),
 }
 
@@ -335,8 +340,9 @@ pub enum Arg {
     Int(i64),
     /// An unsigned integer shown in hex by viewers (pointers, flag sets, requests).
     Hex(u64),
-    /// A file descriptor and what it referred to at the time of the call.
-    Fd(i32, Option<FdTarget>),
+    /// A file descriptor and what it referred to at the time of the call. Shared, because
+    /// thousands of events name the same few descriptors.
+    Fd(i32, Option<Arc<FdTarget>>),
     /// A path as passed, and resolved against the dirfd or cwd when that was possible.
     Path(PathArg),
     /// A NUL-terminated string (not a path).
@@ -401,7 +407,10 @@ pub enum SockAddr {
     Inet6([u8; 16], u16, u32),
     /// A unix socket path; abstract names start with a NUL byte.
     Unix(Bytes),
-    Netlink { pid: u32, groups: u32 },
+    Netlink {
+        pid: u32,
+        groups: u32,
+    },
     /// Another family: the family number and the raw bytes after it.
     Other(u16, Bytes),
 }

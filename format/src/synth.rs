@@ -10,6 +10,8 @@
 //! connect/accept 2%, other (getpid, clock_gettime, brk, ioctl) 4%; about one event in 2,000 is
 //! a clone followed by an execve and, later, an exit. 5% of opens fail with ENOENT.
 
+use std::sync::Arc;
+
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -52,7 +54,10 @@ pub fn synthetic_header(seed: u64) -> Header {
         capture: CaptureInfo {
             mode: CaptureMode::Synthetic,
             recorder_version: format!("rhf-format {}", env!("CARGO_PKG_VERSION")),
-            command_line: vec![b"synth".to_vec().into(), seed.to_string().into_bytes().into()],
+            command_line: vec![
+                b"synth".to_vec().into(),
+                seed.to_string().into_bytes().into(),
+            ],
             start_realtime_ns: 1_795_000_000_000_000_000,
             start_monotonic_ns: START_TS,
             backend: "synthetic".into(),
@@ -92,7 +97,7 @@ struct Proc {
     pid: u32,
     tids: Vec<u32>,
     /// fd -> what it is; index is the fd number.
-    fds: Vec<Option<FdTarget>>,
+    fds: Vec<Option<Arc<FdTarget>>>,
     /// The descriptor used last: loops read and write the same one.
     last_fd: usize,
 }
@@ -102,9 +107,18 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
     let mut rng = SmallRng::seed_from_u64(opts.seed);
     let paths: Vec<Vec<u8>> = (0..300)
         .map(|i| {
-            let dir = ["/etc", "/usr/lib/x86_64-linux-gnu", "/var/log", "/srv/app/data", "/tmp"]
-                [i % 5];
-            format!("{dir}/file-{i:03}.{}", ["conf", "so", "log", "json", "tmp"][i % 5]).into_bytes()
+            let dir = [
+                "/etc",
+                "/usr/lib/x86_64-linux-gnu",
+                "/var/log",
+                "/srv/app/data",
+                "/tmp",
+            ][i % 5];
+            format!(
+                "{dir}/file-{i:03}.{}",
+                ["conf", "so", "log", "json", "tmp"][i % 5]
+            )
+            .into_bytes()
         })
         .collect();
     let mut ts = START_TS;
@@ -122,12 +136,12 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
         let threads = if i % 4 == 0 { 4 } else { 1 };
         let tids = (0..threads).map(|t| pid + t).collect();
         let mut fds = vec![
-            Some(FdTarget::Other(b"/dev/null".to_vec().into())),
-            Some(FdTarget::Pipe(40_000 + u64::from(pid))),
-            Some(FdTarget::Pipe(40_001 + u64::from(pid))),
+            Some(Arc::new(FdTarget::Other(b"/dev/null".to_vec().into()))),
+            Some(Arc::new(FdTarget::Pipe(40_000 + u64::from(pid)))),
+            Some(Arc::new(FdTarget::Pipe(40_001 + u64::from(pid)))),
         ];
         if i % 3 == 0 {
-            fds.push(Some(FdTarget::Socket(socket(&mut rng, pid))));
+            fds.push(Some(Arc::new(FdTarget::Socket(socket(&mut rng, pid)))));
         }
         procs.push(Proc {
             pid,
@@ -135,15 +149,15 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
             fds,
             last_fd: 0,
         });
-        push(sink, ts, RecordBody::Process(snapshot(pid, i)))?;
+        push(sink, ts, RecordBody::Process(Box::new(snapshot(pid, i))))?;
     }
     push(
         sink,
         ts,
-        RecordBody::Accounts(Accounts {
+        RecordBody::Accounts(Box::new(Accounts {
             passwd: raw("/etc/passwd", b"root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"),
             group: raw("/etc/group", b"root:x:0:\nwww-data:x:33:\n"),
-        }),
+        })),
     )?;
 
     let (mut current, mut burst_left) = (0usize, 0u32);
@@ -162,7 +176,15 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
         let pi = current;
         if n % 2000 == 1999 && n < opts.events {
             n += 1;
-            spawn_and_exec(sink, &mut push, &mut rng, &mut procs, pi, &mut next_pid, &mut ts)?;
+            spawn_and_exec(
+                sink,
+                &mut push,
+                &mut rng,
+                &mut procs,
+                pi,
+                &mut next_pid,
+                &mut ts,
+            )?;
             continue;
         }
         let p = &mut procs[pi];
@@ -174,7 +196,7 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
         let dur = rng.gen_range(300..20_000) + if rng.gen_ratio(1, 50) { 1_000_000 } else { 0 };
         let roll = rng.gen_range(0..100);
         let (nr, ret, args) = match roll {
-            0..=27 | 28..=41 => {
+            0..=41 => {
                 let (fd, target) = pick_fd(&mut rng, p);
                 let count = [4096i64, 8192, 512, 65536][rng.gen_range(0..4)];
                 // Most reads and writes move the whole buffer; some hit EOF or a short count.
@@ -211,7 +233,7 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
                 if fails {
                     (OPENAT, -ENOENT, args)
                 } else {
-                    p.fds.push(Some(FdTarget::File(path.into())));
+                    p.fds.push(Some(Arc::new(FdTarget::File(path.into()))));
                     (OPENAT, fd, args)
                 }
             }
@@ -226,7 +248,11 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
             62..=69 => {
                 if roll < 66 {
                     let (fd, target) = pick_fd(&mut rng, p);
-                    (FSTAT, 0, vec![Arg::Fd(fd, target), Arg::Hex(stack_ptr(&mut rng))])
+                    (
+                        FSTAT,
+                        0,
+                        vec![Arg::Fd(fd, target), Arg::Hex(stack_ptr(&mut rng))],
+                    )
                 } else {
                     let path = paths[rng.gen_range(0..paths.len())].clone();
                     let args = vec![
@@ -261,7 +287,11 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
             76..=80 => {
                 let (fd, target) = pick_fd(&mut rng, p);
                 let off = 4096 * rng.gen_range(0..256);
-                (LSEEK, off, vec![Arg::Fd(fd, target), Arg::Int(off), Arg::Int(0)])
+                (
+                    LSEEK,
+                    off,
+                    vec![Arg::Fd(fd, target), Arg::Int(off), Arg::Int(0)],
+                )
             }
             81..=85 => {
                 let args = vec![Arg::Hex(stack_ptr(&mut rng)), Arg::Int(129), Arg::Int(1)];
@@ -269,7 +299,7 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
             }
             86..=89 => {
                 let args = vec![
-                    Arg::Fd(4, Some(FdTarget::Anon("eventpoll".into()))),
+                    Arg::Fd(4, Some(Arc::new(FdTarget::Anon("eventpoll".into())))),
                     Arg::Hex(stack_ptr(&mut rng)),
                     Arg::Int(64),
                     Arg::Int(-1),
@@ -277,7 +307,7 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
                 (EPOLL_WAIT, rng.gen_range(0..3), args)
             }
             90..=93 => {
-                let s = FdTarget::Socket(socket(&mut rng, p.pid));
+                let s = Arc::new(FdTarget::Socket(socket(&mut rng, p.pid)));
                 let ret = rng.gen_range(1..1500);
                 let nr = if roll < 92 { SENDTO } else { RECVFROM };
                 let args = vec![
@@ -293,25 +323,49 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
             }
             94..=95 => {
                 let s = socket(&mut rng, p.pid);
-                let addr = s.remote.clone().unwrap_or(SockAddr::Inet([127, 0, 0, 1], 80));
+                let addr = s
+                    .remote
+                    .clone()
+                    .unwrap_or(SockAddr::Inet([127, 0, 0, 1], 80));
                 let fd = p.fds.len() as i64;
-                p.fds.push(Some(FdTarget::Socket(s.clone())));
+                let target = Arc::new(FdTarget::Socket(s));
+                p.fds.push(Some(Arc::clone(&target)));
                 if roll == 94 {
                     let args = vec![
-                        Arg::Fd(fd as i32, Some(FdTarget::Socket(s))),
+                        Arg::Fd(fd as i32, Some(target)),
                         Arg::Sockaddr(addr),
                         Arg::Int(16),
                     ];
                     (CONNECT, 0, args)
                 } else {
-                    (ACCEPT, fd, vec![Arg::Fd(3, None), Arg::Sockaddr(addr), Arg::Hex(stack_ptr(&mut rng))])
+                    (
+                        ACCEPT,
+                        fd,
+                        vec![
+                            Arg::Fd(3, None),
+                            Arg::Sockaddr(addr),
+                            Arg::Hex(stack_ptr(&mut rng)),
+                        ],
+                    )
                 }
             }
             _ => match rng.gen_range(0..4) {
                 0 => (GETPID, i64::from(p.pid), vec![]),
-                1 => (CLOCK_GETTIME, 0, vec![Arg::Int(1), Arg::Hex(stack_ptr(&mut rng))]),
+                1 => (
+                    CLOCK_GETTIME,
+                    0,
+                    vec![Arg::Int(1), Arg::Hex(stack_ptr(&mut rng))],
+                ),
                 2 => (BRK, 0x5600_0000_0000, vec![Arg::Hex(0)]),
-                _ => (IOCTL, -25, vec![Arg::Fd(1, None), Arg::Hex(0x5401), Arg::Hex(stack_ptr(&mut rng))]),
+                _ => (
+                    IOCTL,
+                    -25,
+                    vec![
+                        Arg::Fd(1, None),
+                        Arg::Hex(0x5401),
+                        Arg::Hex(stack_ptr(&mut rng)),
+                    ],
+                ),
             },
         };
         let ev = SyscallEvent {
@@ -330,13 +384,13 @@ pub fn generate(sink: &mut dyn RecordSink, opts: &SynthOptions) -> Result<u64> {
     push(
         sink,
         ts,
-        RecordBody::Stats(CaptureStats {
+        RecordBody::Stats(Box::new(CaptureStats {
             events: opts.events,
             processes: procs.len() as u64,
             duration_ns: ts - START_TS,
             stop_reason: "synthetic trace complete".into(),
             ..Default::default()
-        }),
+        })),
     )?;
     Ok(pushed)
 }
@@ -363,7 +417,13 @@ fn spawn_and_exec(
             nr: CLONE,
             ret: i64::from(child),
             duration_ns: 90_000,
-            args: vec![Arg::Hex(0x1200011), Arg::Hex(0), Arg::Hex(0), Arg::Hex(0), Arg::Hex(0)],
+            args: vec![
+                Arg::Hex(0x1200011),
+                Arg::Hex(0),
+                Arg::Hex(0),
+                Arg::Hex(0),
+                Arg::Hex(0),
+            ],
             ..Default::default()
         }),
     )?;
@@ -394,7 +454,10 @@ fn spawn_and_exec(
                     raw: prog.as_bytes().to_vec().into(),
                     resolved: Some(prog.as_bytes().to_vec().into()),
                 }),
-                Arg::StrList(vec![prog.as_bytes().to_vec().into(), b"-l".to_vec().into()], false),
+                Arg::StrList(
+                    vec![prog.as_bytes().to_vec().into(), b"-l".to_vec().into()],
+                    false,
+                ),
                 Arg::StrList(vec![b"PATH=/usr/bin:/bin".to_vec().into()], false),
             ],
             ..Default::default()
@@ -414,7 +477,7 @@ fn spawn_and_exec(
     let mut snap = snapshot(child, procs.len() as u32);
     snap.ppid = ppid;
     snap.reason = SnapshotReason::Exec;
-    push(sink, *ts, RecordBody::Process(snap))?;
+    push(sink, *ts, RecordBody::Process(Box::new(snap)))?;
     // Replace a random existing process by the new one, which exits some time later.
     procs.push(Proc {
         pid: child,
@@ -442,7 +505,7 @@ fn spawn_and_exec(
     Ok(())
 }
 
-fn pick_fd(rng: &mut SmallRng, p: &mut Proc) -> (i32, Option<FdTarget>) {
+fn pick_fd(rng: &mut SmallRng, p: &mut Proc) -> (i32, Option<Arc<FdTarget>>) {
     let fd = if rng.gen_ratio(3, 4) && p.last_fd < p.fds.len() {
         p.last_fd
     } else {
@@ -460,7 +523,10 @@ fn socket(rng: &mut SmallRng, pid: u32) -> SocketInfo {
         sock_type: 1,
         protocol: 6,
         local: Some(SockAddr::Inet([10, 0, 0, 5], 40_000 + (pid as u16 % 1000))),
-        remote: Some(SockAddr::Inet([10, 0, 1, peer], [443, 5432, 6379, 8080][peer as usize % 4])),
+        remote: Some(SockAddr::Inet(
+            [10, 0, 1, peer],
+            [443, 5432, 6379, 8080][peer as usize % 4],
+        )),
     }
 }
 
@@ -488,7 +554,14 @@ fn raw(name: &str, content: &[u8]) -> RawFile {
 }
 
 fn snapshot(pid: u32, i: u32) -> ProcessSnapshot {
-    let name = ["nginx", "postgres", "redis-server", "python3", "sshd", "cron"][i as usize % 6];
+    let name = [
+        "nginx",
+        "postgres",
+        "redis-server",
+        "python3",
+        "sshd",
+        "cron",
+    ][i as usize % 6];
     let exe = format!("/usr/sbin/{name}");
     ProcessSnapshot {
         pid,
@@ -504,11 +577,17 @@ fn snapshot(pid: u32, i: u32) -> ProcessSnapshot {
         cwd: Some(b"/".to_vec().into()),
         root: Some(b"/".to_vec().into()),
         files: vec![
-            raw("cmdline", format!("{exe}\0--config\0/etc/{name}.conf\0").as_bytes()),
+            raw(
+                "cmdline",
+                format!("{exe}\0--config\0/etc/{name}.conf\0").as_bytes(),
+            ),
             raw("comm", format!("{name}\n").as_bytes()),
             raw(
                 "stat",
-                format!("{pid} ({name}) S 1 {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0").as_bytes(),
+                format!(
+                    "{pid} ({name}) S 1 {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0"
+                )
+                .as_bytes(),
             ),
             raw("environ", b"PATH=/usr/bin:/bin\0LANG=C.UTF-8\0"),
         ],

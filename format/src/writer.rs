@@ -291,7 +291,12 @@ impl<W: Write> TraceWriter<W> {
         let offset = self.offset;
         let header_bytes = header.to_bytes();
         // Write header and payload; a failure leaves the chain where it was.
-        write_counted(&mut self.out, &mut self.offset, &header_bytes, "chunk header")?;
+        write_counted(
+            &mut self.out,
+            &mut self.offset,
+            &header_bytes,
+            "chunk header",
+        )?;
         write_counted(&mut self.out, &mut self.offset, stored, "chunk payload")?;
         self.chain = header.chain;
         self.next_seq += 1;

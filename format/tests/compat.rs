@@ -4,7 +4,9 @@
 use rhf_format::*;
 
 fn sample(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples").join(name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../samples")
+        .join(name)
 }
 
 #[test]

@@ -70,7 +70,10 @@ fn regions(bytes: &[u8]) -> Vec<(usize, usize)> {
     let reader = TraceReader::from_source(bytes.to_vec()).unwrap();
     let mut out = vec![(0, PREAMBLE_LEN)];
     for c in reader.all_chunks() {
-        out.push((c.offset as usize, (c.offset + c.header.total_len()) as usize));
+        out.push((
+            c.offset as usize,
+            (c.offset + c.header.total_len()) as usize,
+        ));
     }
     out.push((bytes.len() - TRAILER_LEN, bytes.len()));
     out
@@ -91,8 +94,8 @@ fn a_cut_at_every_byte_keeps_exactly_the_complete_chunks() {
         match TraceReader::from_source(cut_bytes) {
             Err(FormatError::Truncated { .. }) => {
                 // Only a cut inside the preamble or header chunk may fail to open.
-                let header_end = full.all_chunks().next().unwrap().header.total_len() as usize
-                    + PREAMBLE_LEN;
+                let header_end =
+                    full.all_chunks().next().unwrap().header.total_len() as usize + PREAMBLE_LEN;
                 assert!(cut < header_end, "cut at {cut} refused to open");
             }
             Err(e) => panic!("cut at {cut}: unexpected error {e}"),
@@ -147,7 +150,14 @@ fn one_flipped_bit_anywhere_fails_verify_and_names_its_chunk() {
                 assert_eq!(*offset as usize, regions[r].0, "flip at {i}: {err}");
             }
             // Trailer damage is reported one past the footer chunk, at the trailer's offset.
-            (r, FormatError::CorruptChunk { seq, offset, reason }) if r == last_chunk + 1 => {
+            (
+                r,
+                FormatError::CorruptChunk {
+                    seq,
+                    offset,
+                    reason,
+                },
+            ) if r == last_chunk + 1 => {
                 assert_eq!(*seq as usize, r - 1, "flip at {i}: {err}");
                 assert_eq!(*offset as usize, regions[r].0);
                 assert!(reason.contains("trailer"), "flip at {i}: {err}");
@@ -164,9 +174,19 @@ fn a_newer_major_version_is_refused_naming_both_versions() {
     bytes[10..12].copy_from_slice(&3u16.to_le_bytes());
     let err = TraceReader::from_source(bytes).err().expect("must refuse");
     let msg = err.to_string();
-    assert!(matches!(err, FormatError::UnsupportedVersion { found_major: 2, found_minor: 3, .. }));
+    assert!(matches!(
+        err,
+        FormatError::UnsupportedVersion {
+            found_major: 2,
+            found_minor: 3,
+            ..
+        }
+    ));
     assert!(msg.contains("2.3"), "{msg}");
-    assert!(msg.contains(&format!("{FORMAT_MAJOR}.{FORMAT_MINOR}")), "{msg}");
+    assert!(
+        msg.contains(&format!("{FORMAT_MAJOR}.{FORMAT_MINOR}")),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -174,7 +194,10 @@ fn unknown_feature_flags_are_refused() {
     let (_, mut bytes) = small_trace(3, 1 << 20);
     bytes[12] = 1;
     let err = TraceReader::from_source(bytes).err().expect("must refuse");
-    assert!(matches!(err, FormatError::UnsupportedFeatures { flags: 1 }), "{err}");
+    assert!(
+        matches!(err, FormatError::UnsupportedFeatures { flags: 1 }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -219,7 +242,11 @@ fn crc32fast_hash(b: &[u8]) -> u32 {
     for &byte in b {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -249,7 +276,18 @@ fn a_declared_length_of_2_pow_40_is_rejected_without_allocating() {
     let mut body = vec![1u8, 3];
     leb(1 << 40, &mut body);
     let mut raw = Vec::new();
-    for col in [vec![16u8], vec![0], vec![body.len() as u8], vec![1], vec![0], vec![2], vec![0], vec![0], vec![5], body] {
+    for col in [
+        vec![16u8],
+        vec![0],
+        vec![body.len() as u8],
+        vec![1],
+        vec![0],
+        vec![2],
+        vec![0],
+        vec![0],
+        vec![5],
+        body,
+    ] {
         leb(col.len() as u64, &mut raw);
         raw.extend_from_slice(&col);
     }
@@ -271,7 +309,9 @@ fn a_chunk_header_declaring_more_than_the_limit_is_corruption() {
     bytes[at..at + CHUNK_HEADER_LEN].copy_from_slice(&h.to_bytes());
     let reader = TraceReader::from_source(bytes).unwrap();
     match reader.end() {
-        TraceEnd::Corrupt { seq: 1, reason, .. } => assert!(reason.contains("exceeds the limit"), "{reason}"),
+        TraceEnd::Corrupt { seq: 1, reason, .. } => {
+            assert!(reason.contains("exceeds the limit"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -291,7 +331,18 @@ fn unknown_record_kinds_are_skipped() {
     leb(signal_body.len() as u64, &mut lens);
     let mut bodies = vec![1, 2, 3];
     bodies.extend_from_slice(&signal_body);
-    for col in [vec![200u8, 18], vec![10, 2], lens, vec![], vec![], vec![], vec![], vec![], vec![], bodies] {
+    for col in [
+        vec![200u8, 18],
+        vec![10, 2],
+        lens,
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        bodies,
+    ] {
         leb(col.len() as u64, &mut raw);
         raw.extend_from_slice(&col);
     }

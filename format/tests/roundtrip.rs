@@ -4,6 +4,8 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 use rayon::prelude::*;
+use std::sync::Arc;
+
 use rhf_format::*;
 
 fn bytes(max: usize) -> impl Strategy<Value = Bytes> {
@@ -30,7 +32,8 @@ fn raw_file() -> impl Strategy<Value = RawFile> {
 fn sockaddr() -> impl Strategy<Value = SockAddr> {
     prop_oneof![
         (any::<[u8; 4]>(), any::<u16>()).prop_map(|(a, p)| SockAddr::Inet(a, p)),
-        (any::<[u8; 16]>(), any::<u16>(), any::<u32>()).prop_map(|(a, p, s)| SockAddr::Inet6(a, p, s)),
+        (any::<[u8; 16]>(), any::<u16>(), any::<u32>())
+            .prop_map(|(a, p, s)| SockAddr::Inet6(a, p, s)),
         bytes(40).prop_map(SockAddr::Unix),
         (any::<u32>(), any::<u32>()).prop_map(|(pid, groups)| SockAddr::Netlink { pid, groups }),
         (any::<u16>(), bytes(20)).prop_map(|(f, b)| SockAddr::Other(f, b)),
@@ -74,13 +77,16 @@ fn arg() -> impl Strategy<Value = Arg> {
     prop_oneof![
         any::<i64>().prop_map(Arg::Int),
         any::<u64>().prop_map(Arg::Hex),
-        (any::<i32>(), option::of(fd_target())).prop_map(|(fd, t)| Arg::Fd(fd, t)),
+        (any::<i32>(), option::of(fd_target())).prop_map(|(fd, t)| Arg::Fd(fd, t.map(Arc::new))),
         // A small pool of targets, so back-references within a chunk are exercised.
         (0..3i32, 0..3usize).prop_map(|(fd, i)| Arg::Fd(
             fd,
-            Some(FdTarget::File(format!("/shared/{i}").into_bytes().into()))
+            Some(Arc::new(FdTarget::File(
+                format!("/shared/{i}").into_bytes().into()
+            )))
         )),
-        (bytes(40), option::of(bytes(40))).prop_map(|(raw, resolved)| Arg::Path(PathArg { raw, resolved })),
+        (bytes(40), option::of(bytes(40)))
+            .prop_map(|(raw, resolved)| Arg::Path(PathArg { raw, resolved })),
         captured().prop_map(Arg::Str),
         captured().prop_map(Arg::Buf),
         (vec(bytes(16), 0..5), any::<bool>()).prop_map(|(l, t)| Arg::StrList(l, t)),
@@ -100,20 +106,27 @@ fn syscall() -> impl Strategy<Value = SyscallEvent> {
         vec(arg(), 0..7),
         any::<bool>(),
     )
-        .prop_map(|(pid, tid, nr, abi, ret, duration_ns, args, unfinished)| SyscallEvent {
-            pid,
-            tid,
-            nr,
-            abi,
-            ret,
-            duration_ns,
-            args,
-            unfinished,
-        })
+        .prop_map(
+            |(pid, tid, nr, abi, ret, duration_ns, args, unfinished)| SyscallEvent {
+                pid,
+                tid,
+                nr,
+                abi,
+                ret,
+                duration_ns,
+                args,
+                unfinished,
+            },
+        )
 }
 
 fn process() -> impl Strategy<Value = ProcessSnapshot> {
-    let exe = (bytes(30), any::<bool>(), option::of(any::<[u8; 32]>()), option::of(any::<i64>()))
+    let exe = (
+        bytes(30),
+        any::<bool>(),
+        option::of(any::<[u8; 32]>()),
+        option::of(any::<i64>()),
+    )
         .prop_map(|(path, deleted, sha256, ctime_ns)| ExecutableInfo {
             path,
             deleted,
@@ -139,22 +152,26 @@ fn process() -> impl Strategy<Value = ProcessSnapshot> {
         vec((any::<i32>(), bytes(20), option::of(bytes(20))), 0..4),
         vec("[ -~]{0,30}", 0..2),
     )
-        .prop_map(|((pid, tid, ppid), reason, exe, cwd, files, namespaces, fds, errors)| ProcessSnapshot {
-            pid,
-            tid,
-            ppid,
-            reason,
-            exe,
-            root: cwd.clone(),
-            cwd,
-            files,
-            namespaces,
-            fds: fds
-                .into_iter()
-                .map(|(fd, target, fdinfo)| FdEntry { fd, target, fdinfo })
-                .collect(),
-            errors,
-        })
+        .prop_map(
+            |((pid, tid, ppid), reason, exe, cwd, files, namespaces, fds, errors)| {
+                ProcessSnapshot {
+                    pid,
+                    tid,
+                    ppid,
+                    reason,
+                    exe,
+                    root: cwd.clone(),
+                    cwd,
+                    files,
+                    namespaces,
+                    fds: fds
+                        .into_iter()
+                        .map(|(fd, target, fdinfo)| FdEntry { fd, target, fdinfo })
+                        .collect(),
+                    errors,
+                }
+            },
+        )
 }
 
 fn lifecycle() -> impl Strategy<Value = ProcessLifecycle> {
@@ -166,24 +183,32 @@ fn lifecycle() -> impl Strategy<Value = ProcessLifecycle> {
             child_tid: p[3],
             clone_flags,
         }),
-        (any::<u32>(), bytes(30), vec(bytes(10), 0..4), option::of(any::<u32>())).prop_map(
-            |(pid, filename, argv, old_tid)| ProcessLifecycle::Exec {
+        (
+            any::<u32>(),
+            bytes(30),
+            vec(bytes(10), 0..4),
+            option::of(any::<u32>())
+        )
+            .prop_map(|(pid, filename, argv, old_tid)| ProcessLifecycle::Exec {
                 pid,
                 tid: pid,
                 filename,
                 argv,
                 old_tid
-            }
-        ),
-        (any::<u32>(), option::of(any::<i32>()), option::of(any::<i32>()), any::<bool>()).prop_map(
-            |(pid, code, signal, core_dumped)| ProcessLifecycle::Exit {
+            }),
+        (
+            any::<u32>(),
+            option::of(any::<i32>()),
+            option::of(any::<i32>()),
+            any::<bool>()
+        )
+            .prop_map(|(pid, code, signal, core_dumped)| ProcessLifecycle::Exit {
                 pid,
                 tid: pid,
                 code,
                 signal,
                 core_dumped
-            }
-        ),
+            }),
         any::<u32>().prop_map(|pid| ProcessLifecycle::Attached { pid, tid: pid }),
         any::<u32>().prop_map(|pid| ProcessLifecycle::Detached { pid, tid: pid }),
     ]
@@ -191,55 +216,82 @@ fn lifecycle() -> impl Strategy<Value = ProcessLifecycle> {
 
 fn body() -> impl Strategy<Value = RecordBody> {
     prop_oneof![
-        process().prop_map(RecordBody::Process),
-        (any::<u64>(), any::<u32>(), vec(raw_file(), 0..3))
-            .prop_map(|(netns, via_pid, files)| RecordBody::Network(NetworkTables { netns, via_pid, files })),
-        (any::<u64>(), any::<u32>(), raw_file())
-            .prop_map(|(mntns, via_pid, mountinfo)| RecordBody::Mounts(MountTable { mntns, via_pid, mountinfo })),
-        (raw_file(), raw_file()).prop_map(|(passwd, group)| RecordBody::Accounts(Accounts { passwd, group })),
-        vec(raw_file(), 0..3).prop_map(|files| RecordBody::HostFiles(HostFiles { files })),
-        (any::<u32>(), bytes(20), any::<[u8; 32]>(), any::<u64>(), bytes(100), any::<bool>()).prop_map(
-            |(pid, path, sha256, full_len, content, truncated)| RecordBody::Executable(CollectedExecutable {
-                pid,
-                path,
-                sha256,
-                full_len,
-                content,
-                truncated
+        process().prop_map(|p| RecordBody::Process(Box::new(p))),
+        (any::<u64>(), any::<u32>(), vec(raw_file(), 0..3)).prop_map(|(netns, via_pid, files)| {
+            RecordBody::Network(NetworkTables {
+                netns,
+                via_pid,
+                files,
             })
-        ),
+        }),
+        (any::<u64>(), any::<u32>(), raw_file()).prop_map(|(mntns, via_pid, mountinfo)| {
+            RecordBody::Mounts(Box::new(MountTable {
+                mntns,
+                via_pid,
+                mountinfo,
+            }))
+        }),
+        (raw_file(), raw_file())
+            .prop_map(|(passwd, group)| RecordBody::Accounts(Box::new(Accounts { passwd, group }))),
+        vec(raw_file(), 0..3).prop_map(|files| RecordBody::HostFiles(HostFiles { files })),
+        (
+            any::<u32>(),
+            bytes(20),
+            any::<[u8; 32]>(),
+            any::<u64>(),
+            bytes(100),
+            any::<bool>()
+        )
+            .prop_map(|(pid, path, sha256, full_len, content, truncated)| {
+                RecordBody::Executable(Box::new(CollectedExecutable {
+                    pid,
+                    path,
+                    sha256,
+                    full_len,
+                    content,
+                    truncated,
+                }))
+            }),
         syscall().prop_map(RecordBody::Syscall),
         syscall().prop_map(RecordBody::Syscall),
         lifecycle().prop_map(RecordBody::Lifecycle),
-        (any::<[u32; 2]>(), any::<[i32; 2]>(), option::of(any::<u32>()), option::of(any::<u32>())).prop_map(
-            |(p, s, sender_pid, sender_uid)| RecordBody::Signal(SignalEvent {
-                pid: p[0],
-                tid: p[1],
-                signo: s[0],
-                code: s[1],
-                sender_pid,
-                sender_uid
-            })
+        (
+            any::<[u32; 2]>(),
+            any::<[i32; 2]>(),
+            option::of(any::<u32>()),
+            option::of(any::<u32>())
+        )
+            .prop_map(
+                |(p, s, sender_pid, sender_uid)| RecordBody::Signal(SignalEvent {
+                    pid: p[0],
+                    tid: p[1],
+                    signo: s[0],
+                    code: s[1],
+                    sender_pid,
+                    sender_uid
+                })
+            ),
+        (any::<[u64; 5]>(), vec(any::<u64>(), 0..4), "[ -~]{0,20}").prop_map(
+            |(n, lost_per_cpu, stop_reason)| {
+                RecordBody::Stats(Box::new(CaptureStats {
+                    events: n[0],
+                    processes: n[1],
+                    events_lost: n[2],
+                    lost_per_cpu,
+                    bytes_written: n[3],
+                    duration_ns: n[4],
+                    stop_reason,
+                }))
+            }
         ),
-        (any::<[u64; 5]>(), vec(any::<u64>(), 0..4), "[ -~]{0,20}").prop_map(|(n, lost_per_cpu, stop_reason)| {
-            RecordBody::Stats(CaptureStats {
-                events: n[0],
-                processes: n[1],
-                events_lost: n[2],
-                lost_per_cpu,
-                bytes_written: n[3],
-                duration_ns: n[4],
-                stop_reason,
-            })
-        }),
-        (any::<u32>(), any::<u64>(), "[ -~]{0,20}").prop_map(|(pid, events_lost, reason)| RecordBody::Loss(
-            LossNotice {
+        (any::<u32>(), any::<u64>(), "[ -~]{0,20}").prop_map(|(pid, events_lost, reason)| {
+            RecordBody::Loss(LossNotice {
                 pid,
                 tid: pid,
                 events_lost,
-                reason
-            }
-        )),
+                reason,
+            })
+        }),
     ]
 }
 
@@ -307,7 +359,11 @@ fn parallel_read_equals_sequential_on_a_large_synthetic_trace() {
     .unwrap();
     let (summary, bytes) = w.finish().unwrap();
     let reader = TraceReader::from_source(bytes).unwrap();
-    assert!(reader.chunks().len() > 10, "want many chunks, got {}", reader.chunks().len());
+    assert!(
+        reader.chunks().len() > 10,
+        "want many chunks, got {}",
+        reader.chunks().len()
+    );
     let sequential: Vec<Record> = reader.records().collect::<Result<_>>().unwrap();
     assert_eq!(sequential.len() as u64, pushed);
     let parallel: Vec<Record> = reader
@@ -331,10 +387,10 @@ fn parallel_read_equals_sequential_on_a_large_synthetic_trace() {
 fn records_larger_than_the_chunk_size_round_trip() {
     let big = Record {
         ts: 1,
-        body: RecordBody::Executable(CollectedExecutable {
+        body: RecordBody::Executable(Box::new(CollectedExecutable {
             content: vec![7u8; 300_000].into(),
             ..Default::default()
-        }),
+        })),
     };
     let small = Record {
         ts: 2,

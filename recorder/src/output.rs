@@ -87,7 +87,9 @@ fn libc_o_nofollow() -> i32 {
 }
 
 fn is_symlink(path: &Path) -> bool {
-    path.symlink_metadata().map(|m| m.file_type().is_symlink()).unwrap_or(false)
+    path.symlink_metadata()
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -103,15 +105,24 @@ mod tests {
         drop(out);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(matches!(Output::create(&path, false), Err(OutputError::Exists { .. })));
+        assert!(matches!(
+            Output::create(&path, false),
+            Err(OutputError::Exists { .. })
+        ));
         assert!(Output::create(&path, true).is_ok());
 
         let target = dir.path().join("victim");
         std::fs::write(&target, b"keep me").unwrap();
         let link = dir.path().join("link.rhf");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        assert!(matches!(Output::create(&link, false), Err(OutputError::Symlink { .. })));
-        assert!(matches!(Output::create(&link, true), Err(OutputError::Symlink { .. })));
+        assert!(matches!(
+            Output::create(&link, false),
+            Err(OutputError::Symlink { .. })
+        ));
+        assert!(matches!(
+            Output::create(&link, true),
+            Err(OutputError::Symlink { .. })
+        ));
         assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
     }
 }

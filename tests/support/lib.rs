@@ -17,12 +17,16 @@ pub fn sample(name: &str) -> PathBuf {
 pub fn binary(name: &str) -> PathBuf {
     // Test executables live in target/<profile>/deps; binaries one level up.
     let exe = std::env::current_exe().expect("current test executable");
-    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
     let path = dir.join(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(root()).args(["build", "--quiet", "--bin", name]);
+        cmd.current_dir(root())
+            .args(["build", "--quiet", "--bin", name]);
         if dir.file_name().is_some_and(|p| p == "release") {
             cmd.arg("--release");
         }
@@ -51,6 +55,8 @@ pub fn require(available: bool, what: &str) -> bool {
     if strict() {
         panic!("RHF_STRICT=1 and this test needs {what}, which is missing");
     }
-    eprintln!("SKIPPED: this test needs {what}, which is missing (RHF_STRICT=1 makes this a failure)");
+    eprintln!(
+        "SKIPPED: this test needs {what}, which is missing (RHF_STRICT=1 makes this a failure)"
+    );
     false
 }

@@ -90,7 +90,12 @@ pub fn collect(file: &str, reader: &TraceReader) -> TraceInfo {
             mode: header.capture.mode.name(),
             backend: crate::escape::escape_str(&header.capture.backend),
             recorder_version: crate::escape::escape_str(&header.capture.recorder_version),
-            command_line: header.capture.command_line.iter().map(|a| escape_bytes(a)).collect(),
+            command_line: header
+                .capture
+                .command_line
+                .iter()
+                .map(|a| escape_bytes(a))
+                .collect(),
             options: header
                 .capture
                 .options
@@ -100,13 +105,16 @@ pub fn collect(file: &str, reader: &TraceReader) -> TraceInfo {
             started: clock.iso(header.capture.start_monotonic_ns),
             first_record: first.map(|t| clock.iso(t)),
             last_record: last.map(|t| clock.iso(t)),
-            duration_seconds: first.zip(last).map(|(a, b)| b.saturating_sub(a) as f64 / 1e9),
+            duration_seconds: first
+                .zip(last)
+                .map(|(a, b)| b.saturating_sub(a) as f64 / 1e9),
         },
         total_records: counts.values().sum(),
         records: counts
             .into_iter()
             .map(|(k, n)| {
-                let name = RecordKind::from_u8(k).map_or_else(|| format!("kind-{k}"), |k| k.name().to_string());
+                let name = RecordKind::from_u8(k)
+                    .map_or_else(|| format!("kind-{k}"), |k| k.name().to_string());
                 (name, n)
             })
             .collect(),
@@ -127,12 +135,24 @@ pub fn render_text(info: &TraceInfo) -> String {
     let h = &info.host;
     let _ = writeln!(s, "file:        {}", crate::escape::escape_str(&info.file));
     let _ = writeln!(s, "format:      rhf {}", info.format_version);
-    let _ = writeln!(s, "host:        {} (kernel {} {}, {})", h.hostname, h.kernel_release, h.kernel_version, h.arch);
+    let _ = writeln!(
+        s,
+        "host:        {} (kernel {} {}, {})",
+        h.hostname, h.kernel_release, h.kernel_version, h.arch
+    );
     if let Some(boot) = &h.boot_time {
         let _ = writeln!(s, "boot time:   {boot}");
     }
-    let backend = if c.backend.is_empty() { String::new() } else { format!(", backend {}", c.backend) };
-    let _ = writeln!(s, "capture:     {}{backend}, by {}", c.mode, c.recorder_version);
+    let backend = if c.backend.is_empty() {
+        String::new()
+    } else {
+        format!(", backend {}", c.backend)
+    };
+    let _ = writeln!(
+        s,
+        "capture:     {}{backend}, by {}",
+        c.mode, c.recorder_version
+    );
     let _ = writeln!(s, "command:     {}", c.command_line.join(" "));
     if !c.options.is_empty() {
         let opts: Vec<String> = c.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -147,12 +167,29 @@ pub fn render_text(info: &TraceInfo) -> String {
             let _ = writeln!(s, "records:     none");
         }
     }
-    let kinds: Vec<String> = info.records.iter().map(|(k, n)| format!("{k} {n}")).collect();
-    let _ = writeln!(s, "counts:      {} total: {}", info.total_records, kinds.join(", "));
+    let kinds: Vec<String> = info
+        .records
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "counts:      {} total: {}",
+        info.total_records,
+        kinds.join(", ")
+    );
     if info.unknown_records_skipped > 0 {
-        let _ = writeln!(s, "skipped:     {} records of kinds unknown to this version", info.unknown_records_skipped);
+        let _ = writeln!(
+            s,
+            "skipped:     {} records of kinds unknown to this version",
+            info.unknown_records_skipped
+        );
     }
-    let ratio = if info.stored_bytes > 0 { info.raw_bytes as f64 / info.stored_bytes as f64 } else { 0.0 };
+    let ratio = if info.stored_bytes > 0 {
+        info.raw_bytes as f64 / info.stored_bytes as f64
+    } else {
+        0.0
+    };
     let _ = writeln!(
         s,
         "chunks:      {} record chunks; {} bytes in the file, {} stored, {} raw ({ratio:.1}x)",

@@ -30,7 +30,9 @@ pub fn run(reader: &TraceReader) -> Verdict {
 fn classify(e: FormatError) -> Verdict {
     match e {
         FormatError::Truncated { .. } => Verdict::Truncated(e),
-        FormatError::CorruptChunk { .. } | FormatError::CorruptTrailer { .. } => Verdict::Damaged(e),
+        FormatError::CorruptChunk { .. } | FormatError::CorruptTrailer { .. } => {
+            Verdict::Damaged(e)
+        }
         _ => Verdict::Unreadable(e),
     }
 }
