@@ -4,4 +4,7 @@
 //! never harm what it watches, never lose evidence silently, and never leave a trace file
 //! readable by other users or write through a symlink planted by an attacker.
 
+pub mod cli;
+pub mod clock;
 pub mod output;
+pub mod snapshot;

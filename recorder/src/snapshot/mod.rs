@@ -1,0 +1,158 @@
+//! The `/proc` snapshot: every process (or the chosen ones) and the host-wide tables, pushed as
+//! records in the order docs/SNAPSHOT.md gives. Used by `rhf-record snapshot` and at the start
+//! of every capture.
+
+mod exe;
+mod host;
+mod procdir;
+mod process;
+
+use std::collections::BTreeMap;
+
+use rhf_format::{CaptureStats, Record, RecordBody, RecordSink, SnapshotReason};
+
+pub use host::host_info;
+
+use crate::clock::monotonic_ns;
+
+/// What to snapshot.
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    /// Where procfs is mounted (tests may point elsewhere).
+    pub proc_root: String,
+    /// Only these processes (and their threads); every process when empty.
+    pub pids: Vec<u32>,
+    /// Copy deleted and memfd executables into the trace, up to this many bytes each.
+    pub collect_exe: Option<u64>,
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        SnapshotOptions {
+            proc_root: "/proc".into(),
+            pids: Vec::new(),
+            collect_exe: None,
+        }
+    }
+}
+
+/// What a snapshot found.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotSummary {
+    pub processes: u64,
+    pub threads: u64,
+    /// Processes with a file or link the recorder was not allowed to read.
+    pub denied: u64,
+    /// Processes that ended while they were being read (recorded partially).
+    pub exited: u64,
+    /// Requested pids that did not exist.
+    pub missing: Vec<u32>,
+    pub executables_collected: u64,
+}
+
+/// Errors writing the snapshot out (reading problems are recorded inside the trace).
+pub type SnapshotResult<T> = Result<T, rhf_format::FormatError>;
+
+/// Takes the snapshot and pushes its records into `sink`. With `with_stats`, a closing
+/// statistics record follows (a syscall capture writes its own at its end instead).
+pub fn take_snapshot(
+    opts: &SnapshotOptions,
+    sink: &mut dyn RecordSink,
+    with_stats: bool,
+) -> SnapshotResult<SnapshotSummary> {
+    let start_ts = monotonic_ns();
+    let mut summary = SnapshotSummary::default();
+    let push = |sink: &mut dyn RecordSink, body: RecordBody| {
+        sink.push(&Record {
+            ts: monotonic_ns(),
+            body,
+        })
+    };
+    push(sink, RecordBody::HostFiles(host::host_files()))?;
+    push(sink, RecordBody::Accounts(Box::new(host::accounts())))?;
+
+    let pids = if opts.pids.is_empty() {
+        list_pids(&opts.proc_root)
+    } else {
+        let mut p = opts.pids.clone();
+        p.sort_unstable();
+        p.dedup();
+        p
+    };
+    let mut exes = exe::ExeCache::new(opts.collect_exe);
+    // First process seen in each namespace: the tables are read through it.
+    let mut netns: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut mntns: BTreeMap<u64, u32> = BTreeMap::new();
+    for pid in pids {
+        let Some(records) = process::read_process(
+            &opts.proc_root,
+            pid,
+            SnapshotReason::CaptureStart,
+            &mut exes,
+        ) else {
+            if !opts.pids.is_empty() {
+                summary.missing.push(pid);
+            }
+            continue;
+        };
+        summary.processes += 1;
+        summary.threads += records.len() as u64 - 1;
+        let errors = &records[0].errors;
+        summary.denied += u64::from(
+            errors
+                .iter()
+                .any(|e| e.contains("EACCES") || e.contains("EPERM")),
+        );
+        summary.exited += u64::from(errors.iter().any(|e| e == process::EXITED_DURING_SNAPSHOT));
+        for (name, inode) in &records[0].namespaces {
+            match name.as_str() {
+                "net" => netns.entry(*inode).or_insert(pid),
+                "mnt" => mntns.entry(*inode).or_insert(pid),
+                _ => continue,
+            };
+        }
+        for r in records {
+            push(sink, RecordBody::Process(Box::new(r)))?;
+        }
+    }
+    for (ns, pid) in netns {
+        push(
+            sink,
+            RecordBody::Network(host::network_tables(&opts.proc_root, ns, pid)),
+        )?;
+    }
+    for (ns, pid) in mntns {
+        push(
+            sink,
+            RecordBody::Mounts(Box::new(host::mount_table(&opts.proc_root, ns, pid))),
+        )?;
+    }
+    for exe in exes.into_collected() {
+        summary.executables_collected += 1;
+        push(sink, RecordBody::Executable(Box::new(exe)))?;
+    }
+    if with_stats {
+        push(
+            sink,
+            RecordBody::Stats(Box::new(CaptureStats {
+                processes: summary.processes,
+                duration_ns: monotonic_ns().saturating_sub(start_ts),
+                stop_reason: "snapshot complete".into(),
+                ..Default::default()
+            })),
+        )?;
+    }
+    Ok(summary)
+}
+
+/// Numeric entries of `/proc`, ascending.
+fn list_pids(proc_root: &str) -> Vec<u32> {
+    let mut pids: Vec<u32> = std::fs::read_dir(proc_root)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_unstable();
+    pids
+}
