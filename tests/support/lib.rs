@@ -60,3 +60,27 @@ pub fn require(available: bool, what: &str) -> bool {
     );
     false
 }
+
+/// A command running `rhf-record`.
+pub fn record() -> Command {
+    Command::new(binary("rhf-record"))
+}
+
+/// True when the tests run as root.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// True when `tool` is an executable on `PATH`.
+pub fn have_tool(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file())
+    })
+}

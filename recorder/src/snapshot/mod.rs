@@ -156,3 +156,62 @@ fn list_pids(proc_root: &str) -> Vec<u32> {
     pids.sort_unstable();
     pids
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rhf_format::{Record, RecordBody};
+
+    #[derive(Default)]
+    struct Collect(Vec<Record>);
+
+    impl RecordSink for Collect {
+        fn push(&mut self, record: &Record) -> rhf_format::Result<()> {
+            self.0.push(record.clone());
+            Ok(())
+        }
+    }
+
+    /// A fake procfs: odd content, missing files and a pid that is gone are recorded, never
+    /// fatal.
+    #[test]
+    fn odd_and_missing_proc_content_gives_partial_records() {
+        let root = tempfile::tempdir().unwrap();
+        let p = root.path().join("4242");
+        std::fs::create_dir_all(p.join("task/4242")).unwrap();
+        std::fs::create_dir_all(p.join("fd")).unwrap();
+        std::fs::write(p.join("status"), "Name:\tevil\nPPid:\t1\n").unwrap();
+        std::fs::write(p.join("cmdline"), b"\x1b[2J\xff\xfe\0--flag\0").unwrap();
+        std::fs::write(p.join("maps"), vec![b'x'; (1 << 20) + 10]).unwrap();
+        let opts = SnapshotOptions {
+            proc_root: root.path().to_str().unwrap().into(),
+            pids: vec![4242, 4243],
+            collect_exe: None,
+        };
+        let mut sink = Collect::default();
+        let summary = take_snapshot(&opts, &mut sink, true).unwrap();
+        assert_eq!(summary.processes, 1);
+        assert_eq!(summary.missing, vec![4243]);
+        let snap = sink
+            .0
+            .iter()
+            .find_map(|r| match &r.body {
+                RecordBody::Process(p) => Some(p),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(snap.ppid, 1);
+        let file = |n: &str| snap.files.iter().find(|f| f.name == n).unwrap();
+        assert_eq!(&file("cmdline").content[..], b"\x1b[2J\xff\xfe\0--flag\0");
+        assert!(file("maps").truncated);
+        assert_eq!(file("maps").full_len, Some((1 << 20) + 10));
+        assert!(file("environ")
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("ENOENT"));
+        assert!(snap.errors.iter().any(|e| e.starts_with("environ: ENOENT")));
+        assert!(snap.exe.as_ref().unwrap().error.is_some());
+        assert!(matches!(sink.0.last().unwrap().body, RecordBody::Stats(_)));
+    }
+}
