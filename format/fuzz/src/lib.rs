@@ -65,7 +65,10 @@ pub fn exercise(bytes: Vec<u8>) {
         }
     }
     assert_eq!(records, par_records, "records() and par_chunks() disagree");
-    assert_eq!(failed_chunks, par_failed, "records() and par_chunks() disagree");
+    assert_eq!(
+        failed_chunks, par_failed,
+        "records() and par_chunks() disagree"
+    );
 
     // Integrity check and the end state.
     let verified = verify(&reader);
@@ -179,7 +182,10 @@ impl Base {
             let reader = TraceReader::from_source(bytes).expect("re-sealed base opens");
             let v = verify(&reader).expect("re-sealed base verifies");
             assert_eq!(v.chunks as usize, base.chunks.len());
-            assert!(reader.records().all(|r| r.is_ok()), "re-sealed base decodes");
+            assert!(
+                reader.records().all(|r| r.is_ok()),
+                "re-sealed base decodes"
+            );
         }
         base
     }
