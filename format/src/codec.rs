@@ -9,7 +9,9 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::args;
-use crate::record::{Abi, Record, RecordBody, RecordKind, SyscallEvent};
+use std::sync::Arc;
+
+use crate::record::{Abi, FdTarget, Record, RecordBody, RecordKind, SyscallEvent};
 
 /// The footer chunk's content: an index of every chunk before it and per-kind counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -206,95 +208,259 @@ const COLUMN_NAMES: [&str; 10] = [
     "kinds", "ts", "lens", "pids", "tids", "nrs", "flags", "rets", "durs", "bodies",
 ];
 
-/// Decodes a records payload that must hold exactly `expected` records.
-pub fn decode_records(payload: &[u8], expected: u32) -> Result<DecodedRecords, DecodeError> {
-    let mut pos = 0usize;
-    let mut cols: [Cursor<'_>; 10] = Default::default();
-    for (i, col) in cols.iter_mut().enumerate() {
-        let len = get_varint(payload, &mut pos)
-            .filter(|len| *len <= (payload.len() - pos) as u64)
-            .ok_or_else(|| {
-                DecodeError(format!(
-                    "column {} length is missing or runs past the payload",
-                    COLUMN_NAMES[i]
-                ))
-            })? as usize;
-        *col = Cursor::new(&payload[pos..pos + len]);
-        pos += len;
-    }
-    // Columns added by later minor versions follow; this version ignores them.
-    let [kinds, ts, lens, pids, tids, nrs, flags, rets, durs, bodies] = &mut cols;
-    if kinds.buf.len() != expected as usize {
+/// Decodes the records of one chunk payload one at a time, so a consumer that handles each
+/// record and drops it keeps its working set in cache instead of materialising the chunk.
+///
+/// The fixed-width columns are decoded up front, one tight loop per column (much faster than
+/// interleaving them per record); bodies are decoded as records are asked for.
+#[derive(Debug)]
+pub struct RecordDecoder {
+    payload: Vec<u8>,
+    kinds: (usize, usize),
+    /// Absolute timestamp of every record.
+    times: Vec<u64>,
+    /// Start of every record's body in `payload`; one more entry marks the end.
+    body_starts: Vec<usize>,
+    /// Per syscall record, in order.
+    sys: SyscallColumns,
+    next_sys: usize,
+    index: usize,
+    fd_targets: Vec<Arc<FdTarget>>,
+    skipped_unknown: u32,
+    failed: bool,
+}
+
+#[derive(Debug, Default)]
+struct SyscallColumns {
+    pids: Vec<u64>,
+    tid_deltas: Vec<u64>,
+    nrs: Vec<u64>,
+    flags: Vec<u8>,
+    rets: Vec<u64>,
+    durs: Vec<u64>,
+}
+
+const KINDS: usize = 0;
+const TS: usize = 1;
+const LENS: usize = 2;
+const PIDS: usize = 3;
+const TIDS: usize = 4;
+const NRS: usize = 5;
+const FLAGS: usize = 6;
+const RETS: usize = 7;
+const DURS: usize = 8;
+const BODIES: usize = 9;
+
+/// Decodes exactly `n` varints from a column.
+fn varint_column(
+    payload: &[u8],
+    (start, end): (usize, usize),
+    n: usize,
+    col: usize,
+) -> Result<Vec<u64>, DecodeError> {
+    let buf = &payload[start..end];
+    // Each varint takes at least one byte: the column length bounds the allocation.
+    if n > buf.len() {
         return Err(DecodeError(format!(
-            "payload holds {} records, the chunk header declares {expected}",
-            kinds.buf.len()
+            "column {} holds {} bytes, too few for {n} values",
+            COLUMN_NAMES[col],
+            buf.len()
         )));
     }
-    let mut out = DecodedRecords {
-        records: Vec::with_capacity(expected as usize),
-        skipped_unknown: 0,
-    };
-    let mut time = 0u64;
-    let mut fd_targets = Vec::new();
-    for index in 0..expected {
-        let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
-        let kind = kinds.byte().ok_or_else(|| fail("kind missing"))?;
-        time =
-            time.wrapping_add(unzigzag(ts.varint().ok_or_else(|| fail("bad timestamp"))?) as u64);
-        let len = lens.varint().ok_or_else(|| fail("bad body length"))?;
-        let body = bodies
-            .take(len)
-            .ok_or_else(|| fail("body runs past the bodies column"))?;
-        let Some(kind) = RecordKind::from_u8(kind) else {
-            out.skipped_unknown += 1;
-            continue;
-        };
-        let body = if kind == RecordKind::Syscall {
-            let next = |c: &mut Cursor<'_>, name: &str| {
-                c.varint()
-                    .ok_or_else(|| fail(&format!("syscall column {name} is short or bad")))
-            };
-            let pid = next(pids, "pids")?;
-            let tid_delta = unzigzag(next(tids, "tids")?);
-            let tid = i64::try_from(pid)
-                .ok()
-                .and_then(|pid| pid.checked_add(tid_delta))
-                .unwrap_or(-1);
-            let nr = next(nrs, "nrs")?;
-            let flag = flags
-                .byte()
-                .ok_or_else(|| fail("syscall column flags is short"))?;
-            let ret = unzigzag(next(rets, "rets")?);
-            let duration_ns = next(durs, "durs")?;
-            let (Ok(pid), Ok(tid), Ok(nr)) =
-                (u32::try_from(pid), u32::try_from(tid), u32::try_from(nr))
-            else {
-                return Err(fail("pid, tid or syscall number out of range"));
-            };
-            let abi = match flag & 3 {
-                0 => Abi::X86_64,
-                1 => Abi::I386,
-                2 => Abi::X32,
-                _ => return Err(fail("unknown ABI")),
-            };
-            let args = args::decode_args(&mut Cursor::new(body), &mut fd_targets)
-                .map_err(|e| fail(&format!("syscall arguments: {e}")))?;
-            RecordBody::Syscall(SyscallEvent {
-                pid,
-                tid,
-                nr,
-                abi,
-                ret,
-                duration_ns,
-                args,
-                unfinished: flag & 4 != 0,
-            })
-        } else {
-            decode_known(kind, body).map_err(|e| fail(&format!("{} record: {e}", kind.name())))?
-        };
-        out.records.push(Record { ts: time, body });
+    let mut out = Vec::with_capacity(n);
+    let mut pos = 0;
+    for i in 0..n {
+        match get_varint(buf, &mut pos) {
+            Some(v) => out.push(v),
+            None => {
+                return Err(DecodeError(format!(
+                    "column {}: value {i} is cut short or overlong",
+                    COLUMN_NAMES[col]
+                )))
+            }
+        }
     }
     Ok(out)
+}
+
+impl RecordDecoder {
+    /// Checks the column layout of a payload that must hold exactly `expected` records and
+    /// decodes its fixed columns.
+    pub fn new(payload: Vec<u8>, expected: u32) -> Result<Self, DecodeError> {
+        let mut pos = 0usize;
+        let mut ranges = [(0usize, 0usize); 10];
+        for (i, range) in ranges.iter_mut().enumerate() {
+            let len = get_varint(&payload, &mut pos)
+                .filter(|len| *len <= (payload.len() - pos) as u64)
+                .ok_or_else(|| {
+                    DecodeError(format!(
+                        "column {} length is missing or runs past the payload",
+                        COLUMN_NAMES[i]
+                    ))
+                })? as usize;
+            *range = (pos, pos + len);
+            pos += len;
+        }
+        // Columns added by later minor versions follow; this version ignores them.
+        let n = ranges[KINDS].1 - ranges[KINDS].0;
+        if n != expected as usize {
+            return Err(DecodeError(format!(
+                "payload holds {n} records, the chunk header declares {expected}"
+            )));
+        }
+        let mut times = varint_column(&payload, ranges[TS], n, TS)?;
+        let mut t = 0u64;
+        for v in &mut times {
+            t = t.wrapping_add(unzigzag(*v) as u64);
+            *v = t;
+        }
+        let lens = varint_column(&payload, ranges[LENS], n, LENS)?;
+        let mut body_starts = Vec::with_capacity(n + 1);
+        let (mut at, bodies_end) = ranges[BODIES];
+        body_starts.push(at);
+        for (i, len) in lens.into_iter().enumerate() {
+            at = usize::try_from(len)
+                .ok()
+                .and_then(|len| at.checked_add(len))
+                .filter(|end| *end <= bodies_end)
+                .ok_or_else(|| {
+                    DecodeError(format!("record {i}: body runs past the bodies column"))
+                })?;
+            body_starts.push(at);
+        }
+        let syscalls = payload[ranges[KINDS].0..ranges[KINDS].1]
+            .iter()
+            .filter(|k| **k == RecordKind::Syscall as u8)
+            .count();
+        let (fs, fe) = ranges[FLAGS];
+        if fe - fs < syscalls {
+            return Err(DecodeError(format!(
+                "column flags holds {} bytes for {syscalls} syscall records",
+                fe - fs
+            )));
+        }
+        let sys = SyscallColumns {
+            pids: varint_column(&payload, ranges[PIDS], syscalls, PIDS)?,
+            tid_deltas: varint_column(&payload, ranges[TIDS], syscalls, TIDS)?,
+            nrs: varint_column(&payload, ranges[NRS], syscalls, NRS)?,
+            flags: payload[fs..fs + syscalls].to_vec(),
+            rets: varint_column(&payload, ranges[RETS], syscalls, RETS)?,
+            durs: varint_column(&payload, ranges[DURS], syscalls, DURS)?,
+        };
+        Ok(RecordDecoder {
+            kinds: ranges[KINDS],
+            payload,
+            times,
+            body_starts,
+            sys,
+            next_sys: 0,
+            index: 0,
+            fd_targets: Vec::new(),
+            skipped_unknown: 0,
+            failed: false,
+        })
+    }
+
+    /// Records of unknown kinds skipped so far.
+    pub fn skipped_unknown(&self) -> u32 {
+        self.skipped_unknown
+    }
+
+    /// Decodes everything that is left.
+    pub fn decode_all(mut self) -> Result<DecodedRecords, DecodeError> {
+        let mut records = Vec::with_capacity(self.times.len() - self.index);
+        for r in &mut self {
+            records.push(r?);
+        }
+        Ok(DecodedRecords {
+            records,
+            skipped_unknown: self.skipped_unknown,
+        })
+    }
+
+    fn next_record(&mut self) -> Result<Option<Record>, DecodeError> {
+        loop {
+            let index = self.index;
+            let Some(&kind) = self.payload[self.kinds.0..self.kinds.1].get(index) else {
+                return Ok(None);
+            };
+            self.index += 1;
+            let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
+            let (start, end) = (self.body_starts[index], self.body_starts[index + 1]);
+            let Some(kind) = RecordKind::from_u8(kind) else {
+                self.skipped_unknown += 1;
+                continue;
+            };
+            let body = if kind == RecordKind::Syscall {
+                let s = self.next_sys;
+                self.next_sys += 1;
+                RecordBody::Syscall(self.syscall(s, start, end).map_err(|e| fail(&e))?)
+            } else {
+                decode_known(kind, &self.payload[start..end])
+                    .map_err(|e| fail(&format!("{} record: {e}", kind.name())))?
+            };
+            return Ok(Some(Record {
+                ts: self.times[index],
+                body,
+            }));
+        }
+    }
+
+    fn syscall(&mut self, s: usize, start: usize, end: usize) -> Result<SyscallEvent, String> {
+        let c = &self.sys;
+        let pid = c.pids[s];
+        let tid = i64::try_from(pid)
+            .ok()
+            .and_then(|pid| pid.checked_add(unzigzag(c.tid_deltas[s])))
+            .unwrap_or(-1);
+        let (Ok(pid), Ok(tid), Ok(nr)) = (
+            u32::try_from(pid),
+            u32::try_from(tid),
+            u32::try_from(c.nrs[s]),
+        ) else {
+            return Err("pid, tid or syscall number out of range".into());
+        };
+        let flag = c.flags[s];
+        let abi = match flag & 3 {
+            0 => Abi::X86_64,
+            1 => Abi::I386,
+            2 => Abi::X32,
+            _ => return Err("unknown ABI".into()),
+        };
+        let (ret, duration_ns) = (unzigzag(c.rets[s]), c.durs[s]);
+        let mut body = Cursor::new(&self.payload[start..end]);
+        let args = args::decode_args(&mut body, &mut self.fd_targets)
+            .map_err(|e| format!("syscall arguments: {e}"))?;
+        Ok(SyscallEvent {
+            pid,
+            tid,
+            nr,
+            abi,
+            ret,
+            duration_ns,
+            args,
+            unfinished: flag & 4 != 0,
+        })
+    }
+}
+
+impl Iterator for RecordDecoder {
+    type Item = Result<Record, DecodeError>;
+
+    /// The next record; after an error the decoder stops (later records depend on earlier
+    /// timestamps and fd targets).
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.next_record() {
+            Ok(r) => r.map(Ok),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 fn decode_known(kind: RecordKind, body: &[u8]) -> Result<RecordBody, String> {
@@ -380,19 +546,19 @@ pub fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     get_varint_long(buf, pos)
 }
 
-#[cold]
+/// Two bytes and more: the loop is unrolled by the compiler; at most 10 bytes, and the 10th may
+/// only carry the top bit of a u64.
+#[inline]
 fn get_varint_long(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let bytes = buf.get(*pos..)?;
     let mut v = 0u64;
-    let mut at = *pos;
-    for shift in (0..70).step_by(7) {
-        let byte = *buf.get(at)?;
-        at += 1;
-        if shift == 63 && byte > 1 {
+    for (i, &byte) in bytes.iter().take(10).enumerate() {
+        if i == 9 && byte > 1 {
             return None;
         }
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            *pos = at;
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            *pos += i + 1;
             return Some(v);
         }
     }

@@ -39,7 +39,7 @@ pub use layout::{
     chain_seed, hex, ChunkHeader, ChunkType, Compression, Preamble, CHUNK_HEADER_LEN, FORMAT_MAJOR,
     FORMAT_MINOR, MAGIC, MAX_CHUNK_BYTES, PREAMBLE_LEN, TRAILER_LEN,
 };
-pub use reader::{ChunkInfo, DecodedChunk, Records, Source, TraceEnd, TraceReader};
+pub use reader::{ChunkInfo, ChunkRecords, DecodedChunk, Records, Source, TraceEnd, TraceReader};
 pub use record::*;
 pub use verify::{verify, Verified};
 pub use writer::{RecordSink, TraceWriter, WriteSummary, WriterOptions};

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::codec::{self, DecodedRecords, Footer};
+use crate::codec::{self, DecodedRecords, Footer, RecordDecoder};
 use crate::error::{FormatError, Result};
 use crate::layout::{
     chain_seed, ChunkHeader, ChunkType, Compression, Preamble, Trailer, CHUNK_HEADER_LEN,
@@ -237,16 +237,31 @@ impl<S: Source> TraceReader<S> {
 
     /// Reads, checks and decodes one record chunk.
     pub fn read_chunk(&self, info: &ChunkInfo) -> Result<DecodedChunk> {
-        let payload = read_payload(&self.source, info)?;
+        let decoder = self.chunk_records(info)?;
         let DecodedRecords {
             records,
             skipped_unknown,
-        } = codec::decode_records(&payload, info.header.record_count)
+        } = decoder
+            .decoder
+            .decode_all()
             .map_err(|e| FormatError::corrupt(info.header.seq, info.offset, e.0))?;
         Ok(DecodedChunk {
             info: *info,
             records,
             skipped_unknown,
+        })
+    }
+
+    /// Reads and checks one record chunk, then yields its records one at a time. Consumers that
+    /// handle each record and drop it (counting, folding) should prefer this to
+    /// [`read_chunk`](Self::read_chunk): nothing is materialised.
+    pub fn chunk_records(&self, info: &ChunkInfo) -> Result<ChunkRecords> {
+        let payload = read_payload(&self.source, info)?;
+        let decoder = RecordDecoder::new(payload, info.header.record_count)
+            .map_err(|e| FormatError::corrupt(info.header.seq, info.offset, e.0))?;
+        Ok(ChunkRecords {
+            info: *info,
+            decoder,
         })
     }
 
@@ -266,8 +281,36 @@ impl<S: Source> TraceReader<S> {
         Records {
             reader: self,
             next_chunk: 0,
-            current: Vec::new().into_iter(),
+            current: None,
         }
+    }
+}
+
+/// The records of one chunk, decoded as they are asked for.
+pub struct ChunkRecords {
+    info: ChunkInfo,
+    decoder: RecordDecoder,
+}
+
+impl ChunkRecords {
+    pub fn info(&self) -> &ChunkInfo {
+        &self.info
+    }
+
+    /// Records of unknown kinds skipped so far.
+    pub fn skipped_unknown(&self) -> u32 {
+        self.decoder.skipped_unknown()
+    }
+}
+
+impl Iterator for ChunkRecords {
+    type Item = Result<Record>;
+
+    /// After an error the iterator ends: later records of the chunk depend on earlier ones.
+    fn next(&mut self) -> Option<Self::Item> {
+        self.decoder.next().map(|r| {
+            r.map_err(|e| FormatError::corrupt(self.info.header.seq, self.info.offset, e.0))
+        })
     }
 }
 
@@ -275,7 +318,7 @@ impl<S: Source> TraceReader<S> {
 pub struct Records<'a, S: Source> {
     reader: &'a TraceReader<S>,
     next_chunk: usize,
-    current: std::vec::IntoIter<Record>,
+    current: Option<ChunkRecords>,
 }
 
 impl<S: Source> Iterator for Records<'_, S> {
@@ -283,14 +326,17 @@ impl<S: Source> Iterator for Records<'_, S> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(rec) = self.current.next() {
-                return Some(Ok(rec));
+            if let Some(rec) = self.current.as_mut().and_then(Iterator::next) {
+                return Some(rec);
             }
             let info = self.reader.chunks.get(self.next_chunk)?;
             self.next_chunk += 1;
-            match self.reader.read_chunk(info) {
-                Ok(chunk) => self.current = chunk.records.into_iter(),
-                Err(e) => return Some(Err(e)),
+            match self.reader.chunk_records(info) {
+                Ok(records) => self.current = Some(records),
+                Err(e) => {
+                    self.current = None;
+                    return Some(Err(e));
+                }
             }
         }
     }
