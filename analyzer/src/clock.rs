@@ -37,3 +37,12 @@ pub fn iso_from_unix_ns(ns: i128) -> String {
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Nanos, true))
         .unwrap_or_else(|| format!("{ns}ns since 1970"))
 }
+
+/// ISO 8601 UTC to the second, e.g. `2026-11-28T19:13:33Z` (the START column of `ps`).
+pub fn iso_seconds_from_unix_ns(ns: i128) -> String {
+    i64::try_from(ns.div_euclid(1_000_000_000))
+        .ok()
+        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_else(|| format!("{ns}ns since 1970"))
+}

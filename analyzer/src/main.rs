@@ -6,8 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use rhf_analyzer::commands::{info, verify};
+use rhf_analyzer::commands::{env, findings, info, lsof, netstat, ps, verify};
+use rhf_analyzer::redact::Redactor;
+use rhf_analyzer::snapshot::HostSnapshot;
 use rhf_analyzer::trace;
+use serde::Serialize;
 
 // The analyzer allocates and frees millions of small records per second across threads;
 // mimalloc does that markedly faster than glibc's allocator (docs/BENCHMARKS.md).
@@ -17,10 +20,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (verify: the trace is intact)
-  1  error: the trace cannot be read (missing, not an rhf file, newer format version), or output failed
+  1  error: the trace cannot be read (missing, not an rhf file, newer format version), a --pid
+     that is not in the snapshot, or output failed
   2  invalid command line
   3  verify: the trace is damaged or was altered (a chunk, the footer or the trailer does not match)
-  4  verify: the trace is truncated (the chunks before the cut are intact)";
+  4  verify: the trace is truncated (the chunks before the cut are intact)
+info, ps, lsof, netstat, env and findings exit 0 on a truncated or damaged trace: they show
+what the intact chunks hold and say on stderr that records are missing.";
 
 /// Analyse rhf traces offline: what they hold, and whether they are intact.
 #[derive(Parser)]
@@ -43,6 +49,74 @@ enum Command {
     /// Recompute every checksum and the hash chain; print the digest when intact.
     #[command(after_help = EXIT_CODES)]
     Verify { file: PathBuf },
+    /// Processes at snapshot time: PID PPID USER START TTY CONTAINER EXE CMD.
+    ///
+    /// Command-line values of secret-looking flags are redacted (docs/REDACTION.md).
+    #[command(after_help = EXIT_CODES)]
+    Ps {
+        /// A trace holding a `/proc` snapshot (`rhf-record snapshot`).
+        file: PathBuf,
+        /// Draw the parent/child hierarchy (ASCII, like `pstree -A -p`).
+        #[arg(long)]
+        tree: bool,
+        /// Print JSON instead of a table (with --tree: nested `children`).
+        #[arg(long)]
+        json: bool,
+        /// Show secret values instead of [REDACTED:<sha256 prefix>] markers.
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Open files per process: PID COMMAND CONTAINER FD TYPE NAME, sockets joined with the
+    /// socket tables of the process's network namespace.
+    #[command(after_help = EXIT_CODES)]
+    Lsof {
+        /// A trace holding a `/proc` snapshot (`rhf-record snapshot`).
+        file: PathBuf,
+        /// Only this process.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every socket (tcp, tcp6, udp, udp6, raw, raw6, icmp, icmp6, unix, packet) of every
+    /// recorded network namespace, with the processes holding it.
+    #[command(after_help = EXIT_CODES)]
+    Netstat {
+        /// A trace holding a `/proc` snapshot (`rhf-record snapshot`).
+        file: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The initial environment of each process (NAME=value); values are redacted unless
+    /// --show-secrets.
+    #[command(after_help = EXIT_CODES)]
+    Env {
+        /// A trace holding a `/proc` snapshot (`rhf-record snapshot`).
+        file: PathBuf,
+        /// Only this process.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// Show values instead of [REDACTED:<sha256 prefix>] markers.
+        #[arg(long)]
+        show_secrets: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Indicators of compromise in the snapshot (docs/FINDINGS.md), sorted by pid.
+    #[command(after_help = EXIT_CODES)]
+    Findings {
+        /// A trace holding a `/proc` snapshot (`rhf-record snapshot`).
+        file: PathBuf,
+        /// Print a JSON array of findings instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Show secret values in the evidence instead of [REDACTED:<sha256 prefix>] markers.
+        #[arg(long)]
+        show_secrets: bool,
+    },
 }
 
 const EXIT_DAMAGED: u8 = 3;
@@ -67,14 +141,105 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reads the snapshot records of a trace; problems with the trace as a whole go to stderr.
+fn load_snapshot(file: &std::path::Path) -> Result<HostSnapshot> {
+    let reader = trace::open(file)?;
+    let snap = HostSnapshot::load(&reader);
+    for note in &snap.notes {
+        eprintln!(
+            "rhf-analyze: note: {}",
+            rhf_analyzer::escape::escape_str(note)
+        );
+    }
+    Ok(snap)
+}
+
+fn check_pid(snap: &HostSnapshot, pid: Option<u32>) -> Result<()> {
+    match pid {
+        Some(p) if !snap.processes.contains_key(&p) => {
+            anyhow::bail!("pid {p} is not in the snapshot")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes `value` as pretty JSON, or `text`.
+fn emit<T: Serialize>(
+    out: &mut impl Write,
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&T) -> String,
+) -> Result<()> {
+    if json {
+        // As an io::Error, so that a closed pipe is recognised in `main`.
+        serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(text(value).as_bytes())?;
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cli.command {
+        Command::Ps {
+            file,
+            tree,
+            json,
+            show_secrets,
+        } => {
+            let snap = load_snapshot(&file)?;
+            let rows = ps::rows(&snap, &Redactor::new(show_secrets));
+            if tree {
+                emit(&mut out, json, &ps::tree(rows), |r| ps::render_tree(r))?;
+            } else {
+                emit(&mut out, json, &rows, |r| ps::render_table(r))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lsof { file, pid, json } => {
+            let snap = load_snapshot(&file)?;
+            check_pid(&snap, pid)?;
+            emit(&mut out, json, &lsof::rows(&snap, pid), |r| {
+                lsof::render_table(r)
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Netstat { file, json } => {
+            let snap = load_snapshot(&file)?;
+            emit(&mut out, json, &netstat::rows(&snap), |r| {
+                netstat::render_table(r)
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Env {
+            file,
+            pid,
+            show_secrets,
+            json,
+        } => {
+            let snap = load_snapshot(&file)?;
+            check_pid(&snap, pid)?;
+            let entries = env::entries(&snap, pid, &Redactor::new(show_secrets));
+            emit(&mut out, json, &entries, |e| env::render_table(e))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Findings {
+            file,
+            json,
+            show_secrets,
+        } => {
+            let snap = load_snapshot(&file)?;
+            let found = findings::collect(&snap, &Redactor::new(show_secrets));
+            emit(&mut out, json, &found, |f| findings::render_table(f))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Info { file, json } => {
             let reader = trace::open(&file)?;
             let summary = info::collect(&file.display().to_string(), &reader);
             if json {
-                serde_json::to_writer_pretty(&mut out, &summary)?;
+                serde_json::to_writer_pretty(&mut out, &summary).map_err(std::io::Error::from)?;
                 writeln!(out)?;
             } else {
                 out.write_all(info::render_text(&summary).as_bytes())?;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
-use rhf_format::{DecodedChunk, FormatError, TraceEnd, TraceReader};
+use rhf_format::{DecodedChunk, FormatError, Source, TraceEnd, TraceReader};
 
 /// Opens `path`, naming it in every error.
 pub fn open(path: &Path) -> Result<TraceReader> {
@@ -35,7 +35,10 @@ pub enum Integrity {
 
 impl Integrity {
     /// Combines the first failing chunk (in file order) with how the file ends.
-    pub fn assess(reader: &TraceReader, first_error: Option<&FormatError>) -> Integrity {
+    pub fn assess<S: Source>(
+        reader: &TraceReader<S>,
+        first_error: Option<&FormatError>,
+    ) -> Integrity {
         if let Some(FormatError::CorruptChunk {
             seq,
             offset,
@@ -90,8 +93,9 @@ impl Integrity {
 
 /// Decodes every record chunk in parallel and hands each to `visit` (in any order). Returns
 /// the first failing chunk's error in file order; the other chunks are still visited.
-pub fn for_each_chunk<F>(reader: &TraceReader, visit: F) -> Option<FormatError>
+pub fn for_each_chunk<S, F>(reader: &TraceReader<S>, visit: F) -> Option<FormatError>
 where
+    S: Source,
     F: Fn(DecodedChunk) + Sync,
 {
     reader

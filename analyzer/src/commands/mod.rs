@@ -1,4 +1,10 @@
 //! One module per `rhf-analyze` subcommand; each returns its output as text or JSON.
 
+pub mod env;
+pub mod findings;
 pub mod info;
+pub mod lsof;
+pub mod netstat;
+pub mod ps;
+pub mod table;
 pub mod verify;
