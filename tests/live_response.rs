@@ -27,7 +27,11 @@ struct Scenario {
 impl Scenario {
     fn start() -> Scenario {
         let script = root().join("samples/scenarios/live-indicators.sh");
+        // A clean environment: cargo's LD_LIBRARY_PATH (pointing into target/, which may lie
+        // under /tmp) must not make the plain sleep look preloaded.
         let mut child = Command::new(script)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .env("RHF_SCENARIO_SECONDS", "60")
             .stdout(Stdio::piped())
             .process_group(0)
