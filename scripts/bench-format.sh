@@ -15,10 +15,11 @@ med = {d.name: json.loads((d / "new/estimates.json").read_text())["median"]["poi
        for d in base.iterdir() if (d / "new/estimates.json").exists()}
 rec = int(records)
 print(f"\n{events} syscall events, {records} records, {file_bytes} bytes = {bpe} bytes/event, {chunks} chunks, raw {raw} bytes")
-for name in ["write", "zstd_floor_1thread", "read_decode_1thread", "read_decode_parallel"]:
+for name in ["write", "zstd_floor_1thread", "read_decode_1thread", "read_decode_1thread_reuse", "read_decode_parallel"]:
     s = med[name]
     print(f"{name:24s} median {s*1000:8.1f} ms  {rec/s/1e6:6.2f} M records/s  {int(raw)/s/1e6:7.1f} MB/s raw  {int(file_bytes)/s/1e6:6.1f} MB/s file")
 floor = med["zstd_floor_1thread"]
-print(f"read+decode 1 thread / zstd floor (throughput ratio): {floor/med['read_decode_1thread']:.2f}x")
-print(f"read+decode parallel / zstd floor (throughput ratio): {floor/med['read_decode_parallel']:.2f}x")
+print(f"read+decode 1 thread, owned records / zstd floor (throughput ratio): {floor/med['read_decode_1thread']:.2f}x")
+print(f"read+decode 1 thread, reused buffer / zstd floor (throughput ratio): {floor/med['read_decode_1thread_reuse']:.2f}x")
+print(f"read+decode parallel (all cores), reused buffer / zstd floor on 1 thread: {floor/med['read_decode_parallel']:.2f}x")
 PY

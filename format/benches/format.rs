@@ -113,12 +113,38 @@ fn bench(c: &mut Criterion) {
                 .count()
         })
     });
+    g.bench_function("read_decode_1thread_reuse", |b| {
+        // Every record decoded into one reused buffer (`for_each_ref`), as the analyzer's
+        // folds do.
+        let reader = TraceReader::from_source(file.clone()).unwrap();
+        b.iter(|| {
+            let mut n = 0usize;
+            for c in reader.chunks() {
+                reader
+                    .chunk_records(c)
+                    .unwrap()
+                    .for_each_ref(|r| n += usize::from(r.ts > 0))
+                    .unwrap();
+            }
+            n
+        })
+    });
     g.bench_function("read_decode_parallel", |b| {
+        // How the analyzer reads: chunks in parallel, each decoded into a reused buffer.
         let reader = TraceReader::from_source(file.clone()).unwrap();
         b.iter(|| {
             reader
-                .par_chunks()
-                .map(|c| c.unwrap().records.len())
+                .chunks()
+                .par_iter()
+                .map(|c| {
+                    let mut n = 0usize;
+                    reader
+                        .chunk_records(c)
+                        .unwrap()
+                        .for_each_ref(|r| n += usize::from(r.ts > 0))
+                        .unwrap();
+                    n
+                })
                 .sum::<usize>()
         })
     });

@@ -102,14 +102,20 @@ pub fn encode_args(args: &[Arg], table: &mut FdTargetTable, out: &mut Vec<u8>) {
     }
 }
 
-pub fn decode_args(c: &mut Cursor<'_>, table: &mut Vec<Arc<FdTarget>>) -> Result<Vec<Arg>, String> {
+/// Decodes a syscall body into `args`, which is cleared first (its allocation is reused).
+pub fn decode_args_into(
+    c: &mut Cursor<'_>,
+    table: &mut Vec<Arc<FdTarget>>,
+    args: &mut Vec<Arg>,
+) -> Result<(), String> {
+    args.clear();
     let n = c.varint().ok_or("argument count missing")?;
     if n > MAX_ARGS {
         return Err(format!(
             "{n} arguments declared, at most {MAX_ARGS} allowed"
         ));
     }
-    let mut args = Vec::with_capacity(n as usize);
+    args.reserve(n as usize);
     for i in 0..n {
         let tag = c
             .byte()
@@ -166,7 +172,7 @@ pub fn decode_args(c: &mut Cursor<'_>, table: &mut Vec<Arc<FdTarget>>) -> Result
         };
         args.push(arg);
     }
-    Ok(args)
+    Ok(())
 }
 
 fn varint(c: &mut Cursor<'_>) -> Result<u64, String> {

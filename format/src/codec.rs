@@ -378,35 +378,59 @@ impl RecordDecoder {
         })
     }
 
-    fn next_record(&mut self) -> Result<Option<Record>, DecodeError> {
+    /// Moves to the next record of a known kind: its index, kind and body range.
+    fn advance(&mut self) -> Option<(usize, RecordKind, usize, usize)> {
         loop {
             let index = self.index;
-            let Some(&kind) = self.payload[self.kinds.0..self.kinds.1].get(index) else {
-                return Ok(None);
-            };
+            let kind = *self.payload[self.kinds.0..self.kinds.1].get(index)?;
             self.index += 1;
-            let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
             let (start, end) = (self.body_starts[index], self.body_starts[index + 1]);
-            let Some(kind) = RecordKind::from_u8(kind) else {
-                self.skipped_unknown += 1;
-                continue;
-            };
-            let body = if kind == RecordKind::Syscall {
-                let s = self.next_sys;
-                self.next_sys += 1;
-                RecordBody::Syscall(self.syscall(s, start, end).map_err(|e| fail(&e))?)
-            } else {
-                decode_known(kind, &self.payload[start..end])
-                    .map_err(|e| fail(&format!("{} record: {e}", kind.name())))?
-            };
-            return Ok(Some(Record {
-                ts: self.times[index],
-                body,
-            }));
+            match RecordKind::from_u8(kind) {
+                Some(kind) => return Some((index, kind, start, end)),
+                None => self.skipped_unknown += 1,
+            }
         }
     }
 
-    fn syscall(&mut self, s: usize, start: usize, end: usize) -> Result<SyscallEvent, String> {
+    fn next_record(&mut self) -> Result<Option<Record>, DecodeError> {
+        let mut record = Record {
+            ts: 0,
+            body: RecordBody::Syscall(SyscallEvent::default()),
+        };
+        Ok(self.next_into(&mut record)?.then_some(record))
+    }
+
+    /// Decodes the next record into `record`, reusing its syscall argument vector when both
+    /// are syscalls. Returns false at the end of the chunk.
+    pub fn next_into(&mut self, record: &mut Record) -> Result<bool, DecodeError> {
+        let Some((index, kind, start, end)) = self.advance() else {
+            return Ok(false);
+        };
+        let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
+        record.ts = self.times[index];
+        if kind == RecordKind::Syscall {
+            let s = self.next_sys;
+            self.next_sys += 1;
+            if !matches!(record.body, RecordBody::Syscall(_)) {
+                record.body = RecordBody::Syscall(SyscallEvent::default());
+            }
+            if let RecordBody::Syscall(ev) = &mut record.body {
+                self.syscall(s, start, end, ev).map_err(|e| fail(&e))?;
+            }
+        } else {
+            record.body = decode_known(kind, &self.payload[start..end])
+                .map_err(|e| fail(&format!("{} record: {e}", kind.name())))?;
+        }
+        Ok(true)
+    }
+
+    fn syscall(
+        &mut self,
+        s: usize,
+        start: usize,
+        end: usize,
+        ev: &mut SyscallEvent,
+    ) -> Result<(), String> {
         let c = &self.sys;
         let pid = c.pids[s];
         let tid = i64::try_from(pid)
@@ -421,26 +445,18 @@ impl RecordDecoder {
             return Err("pid, tid or syscall number out of range".into());
         };
         let flag = c.flags[s];
-        let abi = match flag & 3 {
+        ev.abi = match flag & 3 {
             0 => Abi::X86_64,
             1 => Abi::I386,
             2 => Abi::X32,
             _ => return Err("unknown ABI".into()),
         };
-        let (ret, duration_ns) = (unzigzag(c.rets[s]), c.durs[s]);
+        (ev.pid, ev.tid, ev.nr) = (pid, tid, nr);
+        (ev.ret, ev.duration_ns) = (unzigzag(c.rets[s]), c.durs[s]);
+        ev.unfinished = flag & 4 != 0;
         let mut body = Cursor::new(&self.payload[start..end]);
-        let args = args::decode_args(&mut body, &mut self.fd_targets)
-            .map_err(|e| format!("syscall arguments: {e}"))?;
-        Ok(SyscallEvent {
-            pid,
-            tid,
-            nr,
-            abi,
-            ret,
-            duration_ns,
-            args,
-            unfinished: flag & 4 != 0,
-        })
+        args::decode_args_into(&mut body, &mut self.fd_targets, &mut ev.args)
+            .map_err(|e| format!("syscall arguments: {e}"))
     }
 }
 

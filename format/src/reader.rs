@@ -301,6 +301,23 @@ impl ChunkRecords {
     pub fn skipped_unknown(&self) -> u32 {
         self.decoder.skipped_unknown()
     }
+
+    /// Calls `visit` with each record in turn, decoding every record into the same buffer: the
+    /// fastest way through a chunk when the caller does not keep the records.
+    pub fn for_each_ref(mut self, mut visit: impl FnMut(&Record)) -> Result<()> {
+        let mut record = Record {
+            ts: 0,
+            body: crate::RecordBody::Syscall(Default::default()),
+        };
+        while self
+            .decoder
+            .next_into(&mut record)
+            .map_err(|e| FormatError::corrupt(self.info.header.seq, self.info.offset, e.0))?
+        {
+            visit(&record);
+        }
+        Ok(())
+    }
 }
 
 impl Iterator for ChunkRecords {
