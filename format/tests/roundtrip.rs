@@ -299,6 +299,17 @@ fn record() -> impl Strategy<Value = Record> {
     (any::<u64>(), body()).prop_map(|(ts, body)| Record { ts, body })
 }
 
+/// Every record, decoded chunk by chunk in parallel.
+fn parallel_records(reader: &TraceReader<Vec<u8>>) -> Vec<Record> {
+    reader
+        .par_chunks()
+        .collect::<Result<Vec<_>>>()
+        .unwrap()
+        .into_iter()
+        .flat_map(|c| c.records)
+        .collect()
+}
+
 fn write(records: &[Record], chunk_bytes: usize) -> (WriteSummary, Vec<u8>) {
     let opts = WriterOptions {
         chunk_bytes,
@@ -321,13 +332,7 @@ proptest! {
         prop_assert_eq!(reader.header(), &synth::synthetic_header(7));
         let back: Vec<Record> = reader.records().collect::<Result<_>>().unwrap();
         prop_assert_eq!(&back, &records);
-        let parallel: Vec<Record> = reader
-            .par_chunks()
-            .collect::<Result<Vec<_>>>()
-            .unwrap()
-            .into_iter()
-            .flat_map(|c| c.records)
-            .collect();
+        let parallel = parallel_records(&reader);
         prop_assert_eq!(&parallel, &records);
         let verified = verify(&reader).unwrap();
         prop_assert_eq!(verified.digest, summary.digest);
@@ -366,13 +371,7 @@ fn parallel_read_equals_sequential_on_a_large_synthetic_trace() {
     );
     let sequential: Vec<Record> = reader.records().collect::<Result<_>>().unwrap();
     assert_eq!(sequential.len() as u64, pushed);
-    let parallel: Vec<Record> = reader
-        .par_chunks()
-        .collect::<Result<Vec<_>>>()
-        .unwrap()
-        .into_iter()
-        .flat_map(|c| c.records)
-        .collect();
+    let parallel = parallel_records(&reader);
     assert_eq!(parallel, sequential);
     let mut reused = Vec::new();
     for c in reader.chunks() {
