@@ -30,6 +30,7 @@ mod layout;
 mod reader;
 mod record;
 pub mod synth;
+pub mod sysent;
 mod verify;
 mod writer;
 

@@ -381,7 +381,10 @@ fn parallel_read_equals_sequential_on_a_large_synthetic_trace() {
             .for_each_ref(|r| reused.push(r.clone()))
             .unwrap();
     }
-    assert_eq!(reused, sequential, "decoding into a reused buffer changes nothing");
+    assert_eq!(
+        reused, sequential,
+        "decoding into a reused buffer changes nothing"
+    );
     assert_eq!(verify(&reader).unwrap().digest, summary.digest);
     let TraceEnd::Complete { footer, .. } = reader.end() else {
         panic!("complete file reported as {:?}", reader.end());
