@@ -26,5 +26,6 @@ pub mod clock;
 pub mod commands;
 pub mod escape;
 pub mod redact;
+pub mod render;
 pub mod snapshot;
 pub mod trace;

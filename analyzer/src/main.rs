@@ -6,8 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use rhf_analyzer::commands::{env, findings, info, lsof, netstat, ps, verify};
+use rhf_analyzer::commands::event_filter::{parse_syscall_name, EventFilter};
+use rhf_analyzer::commands::{
+    env, findings, info, lsof, netstat, print, ps, scan, summary, verify,
+};
 use rhf_analyzer::redact::Redactor;
+use rhf_analyzer::render::count::{self, Column, SortBy};
 use rhf_analyzer::snapshot::HostSnapshot;
 use rhf_analyzer::trace;
 use serde::Serialize;
@@ -25,8 +29,8 @@ Exit codes:
   2  invalid command line
   3  verify: the trace is damaged or was altered (a chunk, the footer or the trailer does not match)
   4  verify: the trace is truncated (the chunks before the cut are intact)
-info, ps, lsof, netstat, env and findings exit 0 on a truncated or damaged trace: they show
-what the intact chunks hold and say on stderr that records are missing.";
+info, ps, lsof, netstat, env, findings, summary and print exit 0 on a truncated or damaged
+trace: they show what the intact chunks hold and say on stderr that records are missing.";
 
 /// Analyse rhf traces offline: what they hold, and whether they are intact.
 #[derive(Parser)]
@@ -105,6 +109,82 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// strace's `-c` table of the recorded syscalls: time, calls and errors per syscall.
+    ///
+    /// The layout is strace's, byte for byte. Times are wall time from entry to exit, exact
+    /// from the recorded timestamps, as `strace -c -w` shows them: rhf always shows wall time
+    /// (strace's plain `-c` shows system CPU time). Calls that never returned (exit_group, a
+    /// capture that ended mid-call) are not counted, as strace does not count them. 32-bit
+    /// (i386) and x32 calls get tables of their own, as strace prints them.
+    #[command(after_help = EXIT_CODES)]
+    Summary {
+        file: PathBuf,
+        /// Sort rows by time, calls, errors, name, min-time, max-time, avg-time or nothing
+        /// (strace's -S, with its aliases); numbers sort largest first.
+        #[arg(
+            short = 'S',
+            long = "sort-by",
+            visible_alias = "summary-sort-by",
+            value_name = "SORTBY",
+            default_value = "time",
+            value_parser = count::parse_sort
+        )]
+        sort: SortBy,
+        /// Columns, comma-separated: time-percent, total-time, min-time, max-time, avg-time,
+        /// calls, errors, name (strace's -U, with its aliases); name is added when missing.
+        #[arg(
+            short = 'U',
+            long = "columns",
+            visible_alias = "summary-columns",
+            value_name = "COLUMNS",
+            value_parser = parse_columns
+        )]
+        columns: Option<Columns>,
+        /// One summary per process (thread group), each under a `System call usage summary
+        /// for process PID:` line, by pid.
+        #[arg(long)]
+        per_process: bool,
+        /// Only events of this process or thread (repeatable).
+        #[arg(long = "pid", value_name = "PID")]
+        pids: Vec<u32>,
+        /// Only this syscall, in every ABI (repeatable).
+        #[arg(long = "syscall", value_name = "NAME", value_parser = parse_syscall_name)]
+        syscalls: Vec<String>,
+        /// Only calls that failed (strace's -Z; strace 6.1's -c ignores -Z, rhf does not).
+        #[arg(long)]
+        failed: bool,
+        /// Print JSON: per table, one object per syscall row, and the totals.
+        #[arg(long)]
+        json: bool,
+        /// Worker threads (default: one per core); the output does not depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        threads: Option<u32>,
+    },
+    /// Every recorded event as a `strace -f -ttt -T -yy` line: `PID  TIME call(args) = ret
+    /// <duration>`, `+++ exited with 0 +++`, `--- SIGCHLD {...} ---`.
+    ///
+    /// Events come in trace order: a syscall is recorded when it returns and stamped with its
+    /// entry time, so concurrent threads' lines can step back in time (strace would split
+    /// such calls into `<unfinished ...>` and `<... resumed>` lines; rhf never does). Strings
+    /// are quoted as strace quotes them and end in `...` when the recorder kept only their
+    /// start. Records of lost events are reported on stderr (in the JSON stream with --json).
+    #[command(after_help = EXIT_CODES)]
+    Print {
+        file: PathBuf,
+        /// One JSON object per line: time, ts_ns, pid, tid, syscall, named typed args, ret,
+        /// errno, duration_ns; exits, signals, spawns, execs and losses as their own objects.
+        #[arg(long)]
+        json: bool,
+        /// Only events of this process or thread (repeatable).
+        #[arg(long = "pid", value_name = "PID")]
+        pids: Vec<u32>,
+        /// Only this syscall, in every ABI (repeatable); exits and signals still print.
+        #[arg(long = "syscall", value_name = "NAME", value_parser = parse_syscall_name)]
+        syscalls: Vec<String>,
+        /// Only calls that failed (strace's -Z); exits and signals still print.
+        #[arg(long)]
+        failed: bool,
+    },
     /// Indicators of compromise in the snapshot (docs/FINDINGS.md), sorted by pid.
     #[command(after_help = EXIT_CODES)]
     Findings {
@@ -117,6 +197,14 @@ enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+}
+
+/// `-U`'s value; a newtype so that clap parses one list, not repeated values.
+#[derive(Clone)]
+struct Columns(Vec<Column>);
+
+fn parse_columns(s: &str) -> Result<Columns, String> {
+    count::parse_columns(s).map(Columns)
 }
 
 const EXIT_DAMAGED: u8 = 3;
@@ -152,6 +240,10 @@ fn load_snapshot(file: &std::path::Path) -> Result<HostSnapshot> {
         );
     }
     Ok(snap)
+}
+
+fn note(text: &str) {
+    eprintln!("rhf-analyze: note: {text}");
 }
 
 fn check_pid(snap: &HostSnapshot, pid: Option<u32>) -> Result<()> {
@@ -233,6 +325,60 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let snap = load_snapshot(&file)?;
             let found = findings::collect(&snap, &Redactor::new(show_secrets));
             emit(&mut out, json, &found, |f| findings::render_table(f))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Summary {
+            file,
+            sort,
+            columns,
+            per_process,
+            pids,
+            syscalls,
+            failed,
+            json,
+            threads,
+        } => {
+            let reader = trace::open(&file)?;
+            let opts = summary::Options {
+                sort,
+                columns: columns.map_or_else(|| count::DEFAULT_COLUMNS.to_vec(), |c| c.0),
+                per_process,
+                filter: EventFilter::new(&pids, &syscalls, failed).map_err(anyhow::Error::msg)?,
+            };
+            let threads = threads.map(|n| n as usize);
+            let collected = scan::in_pool(threads, || summary::collect(&reader, &opts))?;
+            for n in scan::integrity_notes(&reader, &collected.failed_chunks) {
+                note(&n);
+            }
+            let tables = summary::tables(&collected, &opts);
+            if tables.is_empty() {
+                note("no syscall matched");
+            }
+            if json {
+                serde_json::to_writer_pretty(&mut out, &summary::to_json(&tables))
+                    .map_err(std::io::Error::from)?;
+                writeln!(out)?;
+            } else {
+                out.write_all(summary::render_text(&tables, &opts.columns).as_bytes())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Print {
+            file,
+            json,
+            pids,
+            syscalls,
+            failed,
+        } => {
+            let reader = trace::open(&file)?;
+            let opts = print::Options {
+                json,
+                filter: EventFilter::new(&pids, &syscalls, failed).map_err(anyhow::Error::msg)?,
+            };
+            let failed_chunks = print::run(&reader, &opts, &mut out, &mut |n| note(n))?;
+            for n in scan::integrity_notes(&reader, &failed_chunks) {
+                note(&n);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Info { file, json } => {

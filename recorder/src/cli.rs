@@ -2,29 +2,99 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use rhf_format::{CaptureInfo, CaptureMode, Header, TraceWriter, WriterOptions};
 
 use crate::clock;
 use crate::output::Output;
+use crate::ptrace::{CaptureOptions, Target};
 use crate::snapshot::{self, SnapshotOptions};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  the trace was written completely
+  0  the trace was written completely (attach mode, snapshot)
+  N  launch mode: the command's own exit status (128+signal when a signal killed it)
   1  error: the trace could not be written (or was cut short); the message says why
   2  invalid command line
   3  snapshot: some requested --pid did not exist (everything else was written)";
 
-/// Capture evidence on a Linux node into an rhf trace: /proc snapshots.
+const ABOUT: &str = "Capture evidence on a Linux node into an rhf trace: syscalls of a launched \
+command or of running processes (ptrace), or a /proc snapshot.";
+
+const CAPTURE_HELP: &str = "\
+Examples:
+  rhf-record -o case.rhf -- ./suspicious --flag     launch and trace a command and its children
+  rhf-record -o case.rhf -p 812,900                 attach; Ctrl-C, SIGTERM or SIGHUP detach cleanly
+  rhf-record -o case.rhf --trace=%file,%network -- make
+
+Filtering: --trace takes strace's syntax (names, %file %process %network %signal %ipc %desc
+%memory %creds, !negation). Launch mode installs a seccomp-bpf filter in the command so
+untraced syscalls cost nothing; attach mode cannot filter a running process in the kernel and
+filters in user space (every syscall still stops). Process starts, execs and exits are always
+recorded so the process tree stays whole.
+
+Launch mode: the command and its descendants die with the recorder (PTRACE_O_EXITKILL).
+Attach mode: the processes keep running when the recorder stops or is killed.";
+
+/// Capture evidence on a Linux node into an rhf trace.
 #[derive(Parser)]
-#[command(name = "rhf-record", version, after_help = EXIT_CODES)]
+#[command(
+    name = "rhf-record",
+    version,
+    about = ABOUT,
+    after_help = format!("{CAPTURE_HELP}\n\n{EXIT_CODES}"),
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    capture: CaptureArgs,
+}
+
+/// A syscall capture (the default command).
+#[derive(Args)]
+struct CaptureArgs {
+    /// Trace file to create (mode 0600), or `-` to stream it to standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Attach to these running processes (repeat or comma-separate) instead of launching.
+    #[arg(short, long = "pid", value_delimiter = ',')]
+    pid: Vec<u32>,
+    /// Syscalls to record, in strace's --trace syntax (default: all).
+    #[arg(long, value_name = "SET")]
+    trace: Option<String>,
+    /// Bytes of each buffer argument to keep.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    snaplen: usize,
+    /// Do not record environments (execve envp, /proc environ).
+    #[arg(long)]
+    no_env: bool,
+    /// Snapshot the whole host at the start, not only the traced processes.
+    #[arg(long)]
+    host: bool,
+    /// Stop after this long (e.g. 30s, 5m, 1h).
+    #[arg(long, value_parser = parse_duration, value_name = "TIME")]
+    duration: Option<Duration>,
+    /// Stop after this many syscall events.
+    #[arg(long, value_name = "N")]
+    max_events: Option<u64>,
+    /// Stop once the trace reaches this size (e.g. 500M, 2G).
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    max_size: Option<u64>,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// zstd compression level (1-19).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    level: i32,
+    /// The command to launch and trace, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Subcommand)]
@@ -55,7 +125,10 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return run_capture(cli.capture);
+    };
+    match command {
         Command::Snapshot {
             output,
             pid,
@@ -72,6 +145,108 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             run_snapshot(&output, force, level, &opts)
         }
     }
+}
+
+fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
+    let target = match (args.pid.is_empty(), args.command.is_empty()) {
+        (true, false) => Target::Launch(args.command),
+        (false, true) => Target::Attach(args.pid),
+        (true, true) => usage("give a command after `--` to launch, or -p PID to attach")?,
+        (false, false) => usage("give either -p PID or a command after `--`, not both")?,
+    };
+    let Some(output) = args.output else {
+        usage("-o FILE is required (or -o - for standard output)")?
+    };
+    if let Some(expr) = &args.trace {
+        crate::ptrace::check_trace(expr)?;
+    }
+    let opts = CaptureOptions {
+        target,
+        output,
+        force: args.force,
+        zstd_level: args.level,
+        trace: args.trace,
+        snaplen: args.snaplen,
+        no_env: args.no_env,
+        host_snapshot: args.host,
+        max_events: args.max_events,
+        max_bytes: args.max_size,
+        duration: args.duration,
+    };
+    let outcome = crate::ptrace::run(&opts)?;
+    let digest = outcome
+        .digest
+        .map(|d| format!("digest sha256-chain {}", rhf_format::hex(&d)))
+        .unwrap_or_else(|| "NO DIGEST: the trace was not finished".into());
+    eprintln!(
+        "rhf-record: {}: {} events, {} bytes, {:.3} s, stopped: {}, {digest}",
+        if opts.output.as_os_str() == "-" {
+            "standard output".into()
+        } else {
+            opts.output.display().to_string()
+        },
+        outcome.events,
+        outcome.bytes,
+        outcome.seconds,
+        outcome.reason.describe()
+    );
+    if outcome.lost > 0 {
+        eprintln!(
+            "rhf-record: {} events were LOST and are missing from the trace ({})",
+            outcome.lost,
+            outcome.reason.describe()
+        );
+    }
+    if let Some(e) = outcome.write_error {
+        anyhow::bail!("the trace could not be finished: {e}");
+    }
+    Ok(match outcome.command_status {
+        Some(status) => ExitCode::from(status.clamp(0, 255) as u8),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// A usage error: printed like clap's, exit status 2.
+fn usage<T>(message: &str) -> Result<T> {
+    eprintln!("rhf-record: error: {message}\n\nFor more information, try '--help'.");
+    std::process::exit(2)
+}
+
+/// `30s`, `5m`, `1h`, `250ms`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (e.g. 30s, 5m)"))?;
+    let secs = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("unknown unit in {s:?}: use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("duration out of range: {s:?}"))
+}
+
+/// `500M`, `2G`, `64K`, or plain bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let value: u64 = num
+        .parse()
+        .map_err(|_| format!("not a size: {s:?} (e.g. 500M)"))?;
+    let mult = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("unknown unit in {s:?}: use K, M or G")),
+    };
+    value
+        .checked_mul(mult)
+        .ok_or_else(|| format!("size out of range: {s:?}"))
 }
 
 fn run_snapshot(

@@ -6,5 +6,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod decode;
 pub mod output;
+pub mod ptrace;
 pub mod snapshot;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use rhf_format::{CaptureStats, Record, RecordBody, RecordSink, SnapshotReason};
 
+pub use exe::ExeCache;
 pub use host::host_info;
 
 use crate::clock::monotonic_ns;
@@ -24,6 +25,10 @@ pub struct SnapshotOptions {
     pub pids: Vec<u32>,
     /// Copy deleted and memfd executables into the trace, up to this many bytes each.
     pub collect_exe: Option<u64>,
+    /// Write `Process` records. Off for a command about to be launched: before its exec it is
+    /// a copy of the recorder itself; its exec snapshot follows instead. Its namespaces still
+    /// select the network and mount tables.
+    pub process_records: bool,
 }
 
 impl Default for SnapshotOptions {
@@ -32,6 +37,7 @@ impl Default for SnapshotOptions {
             proc_root: "/proc".into(),
             pids: Vec::new(),
             collect_exe: None,
+            process_records: true,
         }
     }
 }
@@ -84,6 +90,16 @@ pub fn take_snapshot(
     let mut netns: BTreeMap<u64, u32> = BTreeMap::new();
     let mut mntns: BTreeMap<u64, u32> = BTreeMap::new();
     for pid in pids {
+        if !opts.process_records {
+            for (name, inode) in process::namespaces_of(&opts.proc_root, pid) {
+                match name {
+                    "net" => netns.entry(inode).or_insert(pid),
+                    "mnt" => mntns.entry(inode).or_insert(pid),
+                    _ => continue,
+                };
+            }
+            continue;
+        }
         let Some(records) = process::read_process(
             &opts.proc_root,
             pid,
@@ -157,6 +173,15 @@ fn list_pids(proc_root: &str) -> Vec<u32> {
     pids
 }
 
+/// The process `pid` as it is right after an exec: the same reading as a snapshot, tagged
+/// `Exec`. `None` when it already exited.
+pub fn read_process_at_exec(
+    pid: u32,
+    exes: &mut ExeCache,
+) -> Option<Vec<rhf_format::ProcessSnapshot>> {
+    process::read_process("/proc", pid, SnapshotReason::Exec, exes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +212,7 @@ mod tests {
             proc_root: root.path().to_str().unwrap().into(),
             pids: vec![4242, 4243],
             collect_exe: None,
+            process_records: true,
         };
         let mut sink = Collect::default();
         let summary = take_snapshot(&opts, &mut sink, true).unwrap();

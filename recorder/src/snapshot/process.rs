@@ -129,6 +129,17 @@ pub fn read_process(
 /// The error line of a process that ended while it was being read.
 pub const EXITED_DURING_SNAPSHOT: &str = "process exited during the snapshot";
 
+/// The `net` and `mnt` namespace inodes of a process (empty when it is gone).
+pub fn namespaces_of(proc_root: &str, pid: u32) -> Vec<(&'static str, u64)> {
+    let Ok(dir) = ProcDir::open(&format!("{proc_root}/{pid}")) else {
+        return Vec::new();
+    };
+    ["net", "mnt"]
+        .into_iter()
+        .filter_map(|ns| Some((ns, ns_inode(&dir.readlink(&format!("ns/{ns}")).ok()?)?)))
+        .collect()
+}
+
 /// Records a file's read error on the process.
 fn note_error(errors: &mut Vec<String>, raw: &RawFile) {
     if let Some(e) = &raw.error {

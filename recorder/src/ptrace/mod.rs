@@ -1,0 +1,238 @@
+//! Syscall capture with ptrace: launch a command or attach to processes, follow every thread
+//! and child, and stream decoded syscall events to the trace. The tracer thread only decodes;
+//! a writer thread compresses and writes.
+
+mod attach;
+mod launch;
+mod memory;
+mod seccomp;
+mod signals;
+mod sink;
+mod syscall_info;
+mod tracer;
+
+use std::ffi::OsString;
+use std::io::BufWriter;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::ptrace::Options;
+use nix::unistd::Pid;
+use rhf_format::sysent::{self, SyscallSelection};
+use rhf_format::{CaptureMode, Record, RecordBody, RecordSink, TraceWriter, WriterOptions};
+
+use crate::clock::monotonic_ns;
+use crate::decode::Decoder;
+use crate::output::Output;
+use crate::snapshot::{self, ExeCache, SnapshotOptions};
+pub use tracer::StopReason;
+use tracer::{Limits, Resume, Tracer};
+
+/// What to trace.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Launch this command line.
+    Launch(Vec<OsString>),
+    /// Attach to these processes.
+    Attach(Vec<u32>),
+}
+
+/// A capture as the command line described it.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    pub target: Target,
+    pub output: std::path::PathBuf,
+    pub force: bool,
+    pub zstd_level: i32,
+    /// strace's `--trace` expression.
+    pub trace: Option<String>,
+    pub snaplen: usize,
+    pub no_env: bool,
+    /// Snapshot the whole host at the start, not only the traced processes.
+    pub host_snapshot: bool,
+    pub max_events: Option<u64>,
+    pub max_bytes: Option<u64>,
+    pub duration: Option<Duration>,
+}
+
+/// How a capture ended, for the final line and the exit status.
+#[derive(Debug)]
+pub struct CaptureOutcome {
+    pub reason: StopReason,
+    pub events: u64,
+    pub lost: u64,
+    pub bytes: u64,
+    pub digest: Option<[u8; 32]>,
+    pub seconds: f64,
+    /// The launched command's status (128+signal when killed), for the recorder's own exit.
+    pub command_status: Option<i32>,
+    pub write_error: Option<String>,
+}
+
+/// Snapshot records pass through here on their way to the file, so the decoder learns the
+/// starting fd tables and working directories.
+struct SeedingSink<'a, W: std::io::Write> {
+    writer: &'a mut TraceWriter<W>,
+    decoder: &'a mut Decoder,
+}
+
+impl<W: std::io::Write> RecordSink for SeedingSink<'_, W> {
+    fn push(&mut self, record: &Record) -> rhf_format::Result<()> {
+        if let RecordBody::Process(p) = &record.body {
+            self.decoder.seed(p);
+        }
+        self.writer.push(record)
+    }
+}
+
+/// Runs a capture to its end.
+pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
+    let started = Instant::now();
+    let start_ts = monotonic_ns();
+    let selection = opts
+        .trace
+        .as_deref()
+        .map(sysent::select)
+        .transpose()
+        .map_err(|e| anyhow!("--trace: {e}"))?;
+    let (mode, attach_mode) = match &opts.target {
+        Target::Launch(_) => (CaptureMode::Launch, false),
+        Target::Attach(_) => (CaptureMode::Attach, true),
+    };
+    let out = Output::create(&opts.output, opts.force)?;
+    let name = out.describe();
+    let header = crate::cli::header(mode, "ptrace", capture_options(opts));
+    let writer_opts = WriterOptions {
+        zstd_level: opts.zstd_level,
+        ..WriterOptions::default()
+    };
+    let mut writer = TraceWriter::new(BufWriter::new(out), &header, writer_opts)
+        .with_context(|| format!("cannot start the trace on {name}"))?;
+    signals::install().context("installing signal handlers")?;
+
+    let mut options = Options::PTRACE_O_TRACESYSGOOD
+        | Options::PTRACE_O_TRACEFORK
+        | Options::PTRACE_O_TRACEVFORK
+        | Options::PTRACE_O_TRACECLONE
+        | Options::PTRACE_O_TRACEEXEC;
+    // Launch mode filters in the kernel with seccomp; attach mode cannot add a filter to a
+    // running process, so it filters in user space (`--help` says so).
+    let use_seccomp = !attach_mode && selection.is_some();
+    if use_seccomp {
+        options |= Options::PTRACE_O_TRACESECCOMP;
+    }
+    // Forking happens before any thread is started: the child may then safely allocate.
+    let mut traced: Vec<(Pid, u32)> = Vec::new();
+    let mut root = None;
+    match &opts.target {
+        Target::Launch(argv) => {
+            let Some(cmd) = argv.first() else {
+                bail!("no command to launch after --")
+            };
+            let Some(program) = launch::resolve(cmd) else {
+                bail!(
+                    "cannot find the command {:?} (not a file, or not on PATH)",
+                    cmd
+                );
+            };
+            // The launched tree is ours: it dies with the recorder.
+            options |= Options::PTRACE_O_EXITKILL;
+            let filter = match &selection {
+                Some(s) if use_seccomp => Some(seccomp::build_filter(s).map_err(|e| anyhow!(e))?),
+                _ => None,
+            };
+            let child =
+                launch::launch(&program, argv, options, filter.as_ref()).map_err(|e| anyhow!(e))?;
+            root = Some(child);
+            traced.push((child, child.as_raw() as u32));
+        }
+        Target::Attach(pids) => {
+            for pid in pids {
+                let tids = attach::seize_process(*pid, options).map_err(|e| anyhow!(e))?;
+                traced.extend(tids.into_iter().map(|t| (t, *pid)));
+            }
+        }
+    }
+
+    let mut decoder = Decoder::new(opts.snaplen, opts.no_env);
+    let snapshot_pids: Vec<u32> = if opts.host_snapshot {
+        Vec::new()
+    } else {
+        let mut p: Vec<u32> = traced.iter().map(|(_, pid)| *pid).collect();
+        p.dedup();
+        p
+    };
+    snapshot::take_snapshot(
+        &SnapshotOptions {
+            pids: snapshot_pids,
+            process_records: root.is_none() || opts.host_snapshot,
+            ..SnapshotOptions::default()
+        },
+        &mut SeedingSink {
+            writer: &mut writer,
+            decoder: &mut decoder,
+        },
+        false,
+    )
+    .with_context(|| format!("writing the starting snapshot to {name}"))?;
+
+    let (pipe, writer_thread) = sink::start(writer).context("starting the writer thread")?;
+    let resume = if use_seccomp {
+        Resume::Seccomp
+    } else {
+        Resume::EverySyscall
+    };
+    let mut tracer = Tracer::new(pipe, decoder, resume, ExeCache::new(None));
+    tracer.selection = selection;
+    tracer.root = root;
+    tracer.limits = Limits {
+        max_events: opts.max_events,
+        max_bytes: opts.max_bytes,
+        deadline: opts.duration.map(|d| Instant::now() + d),
+    };
+    for (tid, pid) in &traced {
+        tracer.adopt(*tid, *pid, root.is_some());
+        if attach_mode {
+            tracer.note_attached(*tid, *pid);
+        }
+    }
+    let reason = tracer.run();
+    if attach_mode && reason != StopReason::AllExited {
+        tracer.detach_all();
+    }
+    tracer.finish(&reason, start_ts);
+    let events = tracer.events();
+    let command_status = tracer.root_status;
+    let (result, lost) = tracer.into_pipe().close(writer_thread);
+    let (bytes, digest, write_error) = match result {
+        Ok(summary) => (summary.bytes, Some(summary.digest), None),
+        Err(e) => (0, None, Some(e.to_string())),
+    };
+    Ok(CaptureOutcome {
+        reason,
+        events,
+        lost,
+        bytes,
+        digest,
+        seconds: started.elapsed().as_secs_f64(),
+        command_status,
+        write_error,
+    })
+}
+
+/// The options recorded in the header.
+fn capture_options(opts: &CaptureOptions) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("snaplen".to_string(), opts.snaplen.to_string()),
+        ("no_env".to_string(), opts.no_env.to_string()),
+    ];
+    if let Some(t) = &opts.trace {
+        v.push(("trace".into(), t.clone()));
+    }
+    v
+}
+
+/// The syscall selection for `--trace`, checked early so a typo fails before anything starts.
+pub fn check_trace(expr: &str) -> Result<SyscallSelection> {
+    sysent::select(expr).map_err(|e| anyhow!("--trace: {e}"))
+}
