@@ -19,15 +19,15 @@ floor_src=../shared/bench/ptrace-floor.c
 gcc -O2 -o "$work/ptrace-floor" "$floor_src"
 dd="dd if=/dev/zero of=/dev/null bs=1 count=$count status=none"
 
-hyperfine --runs "$runs" --warmup 1 --export-json "$work/a.json" -N \
+hyperfine --runs "$runs" --warmup 0 --export-json "$work/a.json" -N \
     -n untraced "$dd" \
     -n ptrace-floor "$work/ptrace-floor $dd" \
     -n strace "strace -f -o $work/strace.txt $dd" \
     -n rhf "$rec --force -o $work/rhf.rhf -- $dd" \
     -n rhf-trace-file "$rec --force --trace=%file -o $work/rhf-file.rhf -- $dd" >/dev/null
 
-tar_cmd="tar -czf $work/src.tgz format recorder analyzer"
-hyperfine --runs "$runs" --warmup 1 --export-json "$work/c.json" -N \
+tar_cmd="tar -czf $work/src.tgz --exclude=target --exclude=corpus format recorder analyzer"
+hyperfine --runs "$runs" --warmup 0 --export-json "$work/c.json" -N \
     -n tar-untraced "$tar_cmd" \
     -n tar-strace "strace -f -o $work/tar-strace.txt $tar_cmd" \
     -n tar-rhf "$rec --force -o $work/tar.rhf -- $tar_cmd" >/dev/null

@@ -430,3 +430,48 @@ fn parse_summary_json(bytes: &[u8]) -> std::collections::BTreeMap<String, (u64, 
         })
         .collect()
 }
+
+#[test]
+fn a_full_disk_stops_the_capture_and_says_what_was_lost() {
+    if !ptrace_available()
+        || !require(
+            rhf::is_root() && have_tool("unshare"),
+            "root and unshare (a private tmpfs)",
+        )
+    {
+        return;
+    }
+    // A 96 KiB tmpfs in a private mount namespace: the trace cannot fit.
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let rec = rhf::binary("rhf-record");
+    let script = format!(
+        "mount -t tmpfs -o size=96k tmpfs {mnt} && {rec} -o {mnt}/t.rhf -- dd if=/dev/zero of=/dev/null bs=1 count=100000 status=none; echo exit=$?; cp {mnt}/t.rhf {copy} 2>/dev/null; true",
+        mnt = mnt.display(),
+        rec = rec.display(),
+        copy = dir.path().join("copy.rhf").display()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("exit=1"),
+        "the recorder reports the failure with exit 1:\n{text}"
+    );
+    assert!(
+        text.contains("LOST") || text.contains("could not be finished"),
+        "{text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    // What reached the disk reads up to its last complete chunk.
+    let copy = dir.path().join("copy.rhf");
+    let reader = TraceReader::open(&copy).expect("the partial trace opens");
+    assert!(reader.records().all(|r| r.is_ok()));
+}

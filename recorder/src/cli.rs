@@ -37,6 +37,8 @@ filters in user space (every syscall still stops). Process starts, execs and exi
 recorded so the process tree stays whole.
 
 Launch mode: the command and its descendants die with the recorder (PTRACE_O_EXITKILL).
+With -o - the trace streams on standard output, so the command's standard output goes to
+standard error instead.
 Attach mode: the processes keep running when the recorder stops or is killed.";
 
 /// Capture evidence on a Linux node into an rhf trace.

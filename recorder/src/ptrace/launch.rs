@@ -38,6 +38,7 @@ pub fn launch(
     argv: &[OsString],
     options: Options,
     filter: Option<&BpfProgram>,
+    stdout_to_stderr: bool,
 ) -> Result<Pid, String> {
     // Everything the child needs is prepared before fork: after it, the child may only make
     // async-signal-safe calls.
@@ -55,9 +56,14 @@ pub fn launch(
     let mut pointers: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     pointers.push(std::ptr::null());
     let failure = b"rhf-record: could not start the command\n";
-    // SAFETY: the child only calls raise, prctl/seccomp (via install), execv, write and _exit.
+    // SAFETY: the child only calls dup2, raise, prctl/seccomp (via install), execv, write and
+    // _exit.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => unsafe {
+            if stdout_to_stderr {
+                // The trace streams on standard output: the command must not write there.
+                libc::dup2(2, 1);
+            }
             libc::raise(libc::SIGSTOP);
             if let Some(filter) = filter {
                 if !super::seccomp::install(filter) {

@@ -5,6 +5,7 @@
 mod attach;
 mod launch;
 mod memory;
+mod progress;
 mod seccomp;
 mod signals;
 mod sink;
@@ -141,8 +142,14 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
                 Some(s) if use_seccomp => Some(seccomp::build_filter(s).map_err(|e| anyhow!(e))?),
                 _ => None,
             };
-            let child =
-                launch::launch(&program, argv, options, filter.as_ref()).map_err(|e| anyhow!(e))?;
+            let child = launch::launch(
+                &program,
+                argv,
+                options,
+                filter.as_ref(),
+                opts.output.as_os_str() == "-",
+            )
+            .map_err(|e| anyhow!(e))?;
             root = Some(child);
             traced.push((child, child.as_raw() as u32));
         }
@@ -184,6 +191,7 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     };
     let mut tracer = Tracer::new(pipe, decoder, resume, ExeCache::new(None));
     tracer.selection = selection;
+    tracer.progress = progress::Progress::on_terminal();
     tracer.root = root;
     tracer.limits = Limits {
         max_events: opts.max_events,

@@ -103,6 +103,7 @@ pub struct Tracer {
     threads: HashMap<i32, Thread>,
     events: u64,
     pub root_status: Option<i32>,
+    pub progress: Option<super::progress::Progress>,
 }
 
 impl Tracer {
@@ -120,6 +121,7 @@ impl Tracer {
             threads: HashMap::new(),
             events: 0,
             root_status: None,
+            progress: None,
         }
     }
 
@@ -169,6 +171,14 @@ impl Tracer {
                 return reason;
             }
             self.pipe.tick();
+            if let Some(progress) = &mut self.progress {
+                let bytes = self
+                    .pipe
+                    .progress
+                    .bytes
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                progress.update(self.events, bytes);
+            }
             let status = match waitpid(None, Some(WaitPidFlag::__WALL)) {
                 Ok(s) => s,
                 Err(Errno::EINTR) => continue,
@@ -526,6 +536,9 @@ impl Tracer {
 
     /// Closing records: statistics, and a loss notice when events were lost.
     pub fn finish(&mut self, reason: &StopReason, started: u64) {
+        if let Some(progress) = &self.progress {
+            progress.finish();
+        }
         let lost = self.pipe.lost;
         if lost > 0 {
             self.emit(
