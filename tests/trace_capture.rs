@@ -50,12 +50,14 @@ fn count_by_name(trace: &Path) -> std::collections::BTreeMap<String, u64> {
     counts
 }
 
-/// Records `cmd`; its standard output goes to /dev/null, as in the strace runs it is compared
-/// with (`ls` asks the terminal size of its output: the same target keeps the counts equal).
+/// Records `cmd`; its standard input and output are /dev/null, as in the strace runs it is
+/// compared with (`ls` asks the terminal size of its output, python seeks its input: the same
+/// targets keep the counts equal whatever the test runner was given).
 fn launch(trace: &Path, cmd: &[&str]) -> std::process::Output {
     record()
         .args(["-o", trace.to_str().unwrap(), "--force", "--"])
         .args(cmd)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .output()
         .expect("run rhf-record")
@@ -361,6 +363,7 @@ fn summary_matches_strace_calls_and_errors() {
         let status = Command::new("strace")
             .args(["-f", "-c", "-o", strace_out.to_str().unwrap()])
             .args(&args)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
             .unwrap();
