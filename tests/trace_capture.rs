@@ -172,6 +172,15 @@ fn send(pid: u32, sig: &str) {
         .unwrap();
 }
 
+/// `rhf-record -o TRACE -p PID`, running.
+fn attach_recorder(trace: &Path, pid: u32, stderr: Stdio) -> Child {
+    record()
+        .args(["-o", trace.to_str().unwrap(), "-p", &pid.to_string()])
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn attach_then_sigint_detaches_and_the_process_carries_on() {
     if !ptrace_available() {
@@ -181,16 +190,7 @@ fn attach_then_sigint_detaches_and_the_process_carries_on() {
     let (mut ticker, counter) = start_ticker(dir.path());
     std::thread::sleep(Duration::from_millis(200));
     let trace = dir.path().join("a.rhf");
-    let rec = record()
-        .args([
-            "-o",
-            trace.to_str().unwrap(),
-            "-p",
-            &ticker.id().to_string(),
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let rec = attach_recorder(&trace, ticker.id(), Stdio::piped());
     std::thread::sleep(Duration::from_secs(2));
     send(rec.id(), "INT");
     let out = rec.wait_with_output().unwrap();
@@ -219,16 +219,7 @@ fn attach_then_sigkill_of_the_recorder_leaves_the_process_running() {
     let (mut ticker, counter) = start_ticker(dir.path());
     std::thread::sleep(Duration::from_millis(200));
     let trace = dir.path().join("k.rhf");
-    let mut rec = record()
-        .args([
-            "-o",
-            trace.to_str().unwrap(),
-            "-p",
-            &ticker.id().to_string(),
-        ])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut rec = attach_recorder(&trace, ticker.id(), Stdio::null());
     std::thread::sleep(Duration::from_millis(1500));
     send(rec.id(), "KILL");
     let _ = rec.wait();

@@ -51,20 +51,13 @@ pub fn syscall_stop(tid: Pid) -> nix::Result<SyscallStop> {
     };
     // SAFETY: the kernel fills the union member that `op` names; we read only that one.
     Ok(match info.op {
-        OP_ENTRY => {
+        // A seccomp stop's data begins with the same `nr` and `args` as an entry's.
+        OP_ENTRY | OP_SECCOMP => {
             let e = unsafe { info.u.entry };
             SyscallStop::Entry {
                 abi: abi(e.nr),
                 nr: e.nr as u32,
                 args: e.args,
-            }
-        }
-        OP_SECCOMP => {
-            let s = unsafe { info.u.seccomp };
-            SyscallStop::Entry {
-                abi: abi(s.nr),
-                nr: s.nr as u32,
-                args: s.args,
             }
         }
         OP_EXIT => {
