@@ -50,9 +50,10 @@ fn count_by_name(trace: &Path) -> std::collections::BTreeMap<String, u64> {
     counts
 }
 
-/// Records `cmd`; its standard input and output are /dev/null, as in the strace runs it is
-/// compared with (`ls` asks the terminal size of its output, python seeks its input: the same
-/// targets keep the counts equal whatever the test runner was given).
+/// Records `cmd`; its standard input and output are /dev/null and its standard error a pipe,
+/// as in the strace runs it is compared with (`ls` asks the terminal size of its output,
+/// python seeks its standard streams: the same targets keep the counts equal whatever the test
+/// runner was given).
 fn launch(trace: &Path, cmd: &[&str]) -> std::process::Output {
     record()
         .args(["-o", trace.to_str().unwrap(), "--force", "--"])
@@ -356,8 +357,12 @@ fn summary_matches_strace_calls_and_errors() {
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .status()
-            .unwrap();
+            // A pipe, like the recorder's stderr that the launched command inherits (python
+            // seeks its standard streams).
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+            .status;
         assert!(status.success());
         let expected = parse_strace_c(&std::fs::read_to_string(&strace_out).unwrap());
         let trace = dir.path().join("p.rhf");
