@@ -173,6 +173,7 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
         &SnapshotOptions {
             pids: snapshot_pids,
             process_records: root.is_none() || opts.host_snapshot,
+            network_tables: root.is_none() || opts.host_snapshot,
             ..SnapshotOptions::default()
         },
         &mut SeedingSink {

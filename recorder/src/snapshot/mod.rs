@@ -29,6 +29,10 @@ pub struct SnapshotOptions {
     /// a copy of the recorder itself; its exec snapshot follows instead. Its namespaces still
     /// select the network and mount tables.
     pub process_records: bool,
+    /// Write the `/proc/net` tables of each namespace seen. Reading `tcp`/`tcp6` walks the
+    /// kernel's whole connection hash table (milliseconds even when empty), which a launched
+    /// command, with no socket yet, does not need.
+    pub network_tables: bool,
 }
 
 impl Default for SnapshotOptions {
@@ -38,6 +42,7 @@ impl Default for SnapshotOptions {
             pids: Vec::new(),
             collect_exe: None,
             process_records: true,
+            network_tables: true,
         }
     }
 }
@@ -131,7 +136,7 @@ pub fn take_snapshot(
             push(sink, RecordBody::Process(Box::new(r)))?;
         }
     }
-    for (ns, pid) in netns {
+    for (ns, pid) in netns.into_iter().filter(|_| opts.network_tables) {
         push(
             sink,
             RecordBody::Network(host::network_tables(&opts.proc_root, ns, pid)),
@@ -213,6 +218,7 @@ mod tests {
             pids: vec![4242, 4243],
             collect_exe: None,
             process_records: true,
+            network_tables: true,
         };
         let mut sink = Collect::default();
         let summary = take_snapshot(&opts, &mut sink, true).unwrap();
