@@ -112,3 +112,34 @@ fn help_documents_the_exit_codes() {
         assert!(help.contains(code), "{code} missing from:\n{help}");
     }
 }
+
+#[test]
+fn a_capture_streams_to_stdout_and_the_command_writes_to_stderr() {
+    let o = record()
+        .args(["-o", "-", "--", "/bin/echo", "hello-from-the-command"])
+        .output()
+        .unwrap();
+    if o.status.code() == Some(1) && stderr(&o).contains("ptrace") {
+        // ptrace refused here: the capture tests say so loudly; nothing more to check.
+        assert!(!rhf::strict(), "{}", stderr(&o));
+        return;
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        o.stdout.starts_with(&rhf_format::MAGIC),
+        "the trace is on stdout"
+    );
+    assert!(
+        stderr(&o).contains("hello-from-the-command"),
+        "{}",
+        stderr(&o)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("streamed.rhf");
+    std::fs::write(&file, &o.stdout).unwrap();
+    let v = analyze()
+        .args(["verify", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
