@@ -8,6 +8,19 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Writes a streamed trace to a file and verifies it; returns verify's output.
+fn verify_bytes(trace: &[u8]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("streamed.rhf");
+    std::fs::write(&file, trace).unwrap();
+    let v = analyze()
+        .args(["verify", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    v
+}
+
 #[test]
 fn snapshot_streams_to_stdout_and_the_stream_verifies() {
     let me = std::process::id().to_string();
@@ -17,14 +30,7 @@ fn snapshot_streams_to_stdout_and_the_stream_verifies() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("standard output"), "{}", stderr(&o));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("streamed.rhf");
-    std::fs::write(&file, &o.stdout).unwrap();
-    let v = analyze()
-        .args(["verify", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let v = verify_bytes(&o.stdout);
     // The digest printed by the recorder is the one verify computes.
     let digest = stderr(&o).rsplit(' ').next().unwrap().trim().to_string();
     assert!(
@@ -134,12 +140,5 @@ fn a_capture_streams_to_stdout_and_the_command_writes_to_stderr() {
         "{}",
         stderr(&o)
     );
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("streamed.rhf");
-    std::fs::write(&file, &o.stdout).unwrap();
-    let v = analyze()
-        .args(["verify", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    verify_bytes(&o.stdout);
 }

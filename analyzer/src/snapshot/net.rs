@@ -244,37 +244,39 @@ fn inet_row(proto: Proto, line: &[u8], si: &ExplicitSystemInfo) -> Result<Socket
     // procfs-core skips the first line as the header, so each row is fed behind one.
     let text = format!("header\n{}\n", String::from_utf8_lossy(line));
     let reader = text.as_bytes();
-    if matches!(proto, Proto::Tcp | Proto::Tcp6) {
+    // Both entry types carry the same fields; only the state type differs.
+    let (inode, uid, state, local, remote) = if matches!(proto, Proto::Tcp | Proto::Tcp6) {
         let e = parse_one::<TcpNetEntries>(reader, si)?
             .0
             .pop()
             .ok_or("empty row")?;
-        Ok(Socket {
-            proto,
-            inode: e.inode,
-            uid: Some(e.uid),
-            state: tcp_state_name(e.state.to_u8()),
-            endpoints: Endpoints::Inet {
-                local: e.local_address,
-                remote: e.remote_address,
-            },
-        })
+        (
+            e.inode,
+            e.uid,
+            e.state.to_u8(),
+            e.local_address,
+            e.remote_address,
+        )
     } else {
         let e = parse_one::<UdpNetEntries>(reader, si)?
             .0
             .pop()
             .ok_or("empty row")?;
-        Ok(Socket {
-            proto,
-            inode: e.inode,
-            uid: Some(e.uid),
-            state: tcp_state_name(e.state.to_u8()),
-            endpoints: Endpoints::Inet {
-                local: e.local_address,
-                remote: e.remote_address,
-            },
-        })
-    }
+        (
+            e.inode,
+            e.uid,
+            e.state.to_u8(),
+            e.local_address,
+            e.remote_address,
+        )
+    };
+    Ok(Socket {
+        proto,
+        inode,
+        uid: Some(uid),
+        state: tcp_state_name(state),
+        endpoints: Endpoints::Inet { local, remote },
+    })
 }
 
 fn parse_one<T: FromBufReadSI>(r: impl BufRead, si: &ExplicitSystemInfo) -> Result<T, String> {
