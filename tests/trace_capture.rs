@@ -135,25 +135,46 @@ fn launch_mode_exits_with_the_command_status_and_records_the_tree() {
 
 /// A process that makes steady progress: it rewrites a counter file every 10 ms (bounded to
 /// two minutes).
-fn start_ticker(dir: &Path) -> (Child, PathBuf) {
-    let counter = dir.join("counter");
-    let script = format!(
+fn ticker_script(counter: &Path) -> String {
+    format!(
         "i=0; while [ $i -lt 12000 ]; do i=$((i+1)); echo $i > {}; sleep 0.01; done",
         counter.display()
-    );
+    )
+}
+
+/// The ticker process; killed when dropped, so a failed assertion does not leave it running.
+struct Ticker(Child);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_ticker(dir: &Path) -> (Ticker, PathBuf) {
+    let counter = dir.join("counter");
     let child = Command::new("sh")
-        .args(["-c", &script])
+        .args(["-c", &ticker_script(&counter)])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    (child, counter)
+    (Ticker(child), counter)
 }
 
+/// The ticker's last count. `echo > file` truncates before writing, so a read can fall in
+/// between and see nothing: such reads are retried (bounded).
 fn counter_value(counter: &Path) -> u64 {
-    std::fs::read_to_string(counter)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    for _ in 0..50 {
+        let value = std::fs::read_to_string(counter)
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        if let Some(v) = value {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    0
 }
 
 fn assert_progresses(counter: &Path, what: &str) {
@@ -188,10 +209,10 @@ fn attach_then_sigint_detaches_and_the_process_carries_on() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (mut ticker, counter) = start_ticker(dir.path());
+    let (ticker, counter) = start_ticker(dir.path());
     std::thread::sleep(Duration::from_millis(200));
     let trace = dir.path().join("a.rhf");
-    let rec = attach_recorder(&trace, ticker.id(), Stdio::piped());
+    let rec = attach_recorder(&trace, ticker.0.id(), Stdio::piped());
     std::thread::sleep(Duration::from_secs(2));
     send(rec.id(), "INT");
     let out = rec.wait_with_output().unwrap();
@@ -207,8 +228,6 @@ fn attach_then_sigint_detaches_and_the_process_carries_on() {
         count_by_name(&trace).values().sum::<u64>() > 10,
         "events were recorded"
     );
-    let _ = ticker.kill();
-    let _ = ticker.wait();
 }
 
 #[test]
@@ -217,16 +236,14 @@ fn attach_then_sigkill_of_the_recorder_leaves_the_process_running() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (mut ticker, counter) = start_ticker(dir.path());
+    let (ticker, counter) = start_ticker(dir.path());
     std::thread::sleep(Duration::from_millis(200));
     let trace = dir.path().join("k.rhf");
-    let mut rec = attach_recorder(&trace, ticker.id(), Stdio::null());
+    let mut rec = attach_recorder(&trace, ticker.0.id(), Stdio::null());
     std::thread::sleep(Duration::from_millis(1500));
     send(rec.id(), "KILL");
     let _ = rec.wait();
     assert_progresses(&counter, "after the recorder was killed");
-    let _ = ticker.kill();
-    let _ = ticker.wait();
 }
 
 #[test]
@@ -236,10 +253,7 @@ fn launch_then_sigkill_of_the_recorder_ends_the_launched_tree() {
     }
     let dir = tempfile::tempdir().unwrap();
     let counter = dir.path().join("counter");
-    let script = format!(
-        "i=0; while [ $i -lt 12000 ]; do i=$((i+1)); echo $i > {}; sleep 0.01; done",
-        counter.display()
-    );
+    let script = ticker_script(&counter);
     let trace = dir.path().join("l.rhf");
     let mut rec = record()
         .args(["-o", trace.to_str().unwrap(), "--", "sh", "-c", &script])
