@@ -27,5 +27,7 @@ pub mod commands;
 pub mod escape;
 pub mod redact;
 pub mod render;
+pub mod rules;
 pub mod snapshot;
+pub mod state;
 pub mod trace;

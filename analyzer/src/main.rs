@@ -8,10 +8,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use rhf_analyzer::commands::event_filter::{parse_syscall_name, EventFilter};
 use rhf_analyzer::commands::{
-    env, findings, info, lsof, netstat, print, ps, scan, summary, verify,
+    env, findings, info, lsof, netstat, print, ps, rules, scan, summary, verify,
 };
 use rhf_analyzer::redact::Redactor;
 use rhf_analyzer::render::count::{self, Column, SortBy};
+use rhf_analyzer::rules::load::Priority;
 use rhf_analyzer::snapshot::HostSnapshot;
 use rhf_analyzer::trace;
 use serde::Serialize;
@@ -29,6 +30,8 @@ Exit codes:
   2  invalid command line
   3  verify: the trace is damaged or was altered (a chunk, the footer or the trailer does not match)
   4  verify: the trace is truncated (the chunks before the cut are intact)
+  5  rules: a rules file has errors (all of them are printed, with file:line:column)
+  6  rules: an alert at or above --fail-on's priority fired
 info, ps, lsof, netstat, env, findings, summary and print exit 0 on a truncated or damaged
 trace: they show what the intact chunks hold and say on stderr that records are missing.";
 
@@ -186,6 +189,47 @@ enum Command {
         failed: bool,
     },
     /// Indicators of compromise in the snapshot (docs/FINDINGS.md), sorted by pid.
+    /// Falco rules over the trace: alerts in Falco's text format, or its JSON format.
+    ///
+    /// Loads Falco rules files unmodified (`-r` files or directories, in order; a directory's
+    /// .yaml/.yml files alphabetically); without `-r`, rhf's built-in default rules. Alerts are
+    /// ordered by event time, then event number. Snapshot processes are events of type
+    /// `procinfo`. Command lines and environments in outputs are redacted unless
+    /// --show-secrets. The language and fields: docs/RULES.md.
+    #[command(after_help = EXIT_CODES)]
+    Rules {
+        file: Option<PathBuf>,
+        /// A rules file or directory; repeatable, loaded in order.
+        #[arg(short = 'r', long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
+        /// One JSON object per alert (Falco's json_output format).
+        #[arg(long)]
+        json: bool,
+        /// Disable rules less severe than this (emergency ... debug).
+        #[arg(long, value_name = "PRIORITY")]
+        min_priority: Option<Priority>,
+        /// Enable rules by name glob or `tag:NAME` (repeatable).
+        #[arg(long, value_name = "PATTERN")]
+        enable: Vec<String>,
+        /// Disable rules by name glob or `tag:NAME` (repeatable; after --enable).
+        #[arg(long, value_name = "PATTERN")]
+        disable: Vec<String>,
+        /// List the loaded rules and their state instead of evaluating (FILE not needed).
+        #[arg(long)]
+        list: bool,
+        /// Exit 6 when an alert of this priority or a more severe one fired.
+        #[arg(long, value_name = "PRIORITY")]
+        fail_on: Option<Priority>,
+        /// Print full ISO 8601 times in text alerts instead of HH:MM:SS.nnnnnnnnn.
+        #[arg(long)]
+        iso8601: bool,
+        /// Show command-line secrets and environment values in outputs.
+        #[arg(long)]
+        show_secrets: bool,
+        /// Worker threads (default: one per core).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        threads: Option<u32>,
+    },
     #[command(after_help = EXIT_CODES)]
     Findings {
         /// A trace holding a `/proc` snapshot (`rhf-record snapshot`).
@@ -208,6 +252,8 @@ fn parse_columns(s: &str) -> Result<Columns, String> {
 }
 
 const EXIT_DAMAGED: u8 = 3;
+const EXIT_RULES_INVALID: u8 = 5;
+const EXIT_FAIL_ON: u8 = 6;
 const EXIT_TRUNCATED: u8 = 4;
 
 fn main() -> ExitCode {
@@ -380,6 +426,90 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 note(&n);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules {
+            file,
+            rules: paths,
+            json,
+            min_priority,
+            enable,
+            disable,
+            list,
+            fail_on,
+            iso8601,
+            show_secrets,
+            threads,
+        } => {
+            let opts = rules::LoadOptions {
+                paths,
+                min_priority,
+                enable,
+                disable,
+            };
+            let engine = match rules::load(&opts) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("rhf-analyze: error: the rules do not load:");
+                    for err in &e.0 {
+                        eprintln!("{}", rhf_analyzer::escape::escape_str(&err.to_string()));
+                    }
+                    return Ok(ExitCode::from(EXIT_RULES_INVALID));
+                }
+            };
+            if list {
+                if json {
+                    serde_json::to_writer_pretty(&mut out, &rules::list_json(&engine))
+                        .map_err(std::io::Error::from)?;
+                    writeln!(out)?;
+                } else {
+                    out.write_all(rules::list_text(&engine).as_bytes())?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(file) = file else {
+                anyhow::bail!("a trace FILE is needed (only --list works without one)");
+            };
+            let reader = trace::open(&file)?;
+            let redactor = Redactor::new(show_secrets);
+            let threads = threads.map(|n| n as usize);
+            let (timeline, found) = scan::in_pool(threads, || {
+                let timeline = rhf_analyzer::state::build(&reader);
+                let found = engine.evaluate(&reader, &timeline, &redactor);
+                (timeline, found)
+            })?;
+            for n in &timeline.notes {
+                note(&rhf_analyzer::escape::escape_str(n));
+            }
+            for n in scan::integrity_notes(&reader, &found.failed_chunks) {
+                note(&n);
+            }
+            let clock = rhf_analyzer::clock::Clock::from_header(reader.header());
+            let mut worst: Option<Priority> = None;
+            for a in &found.alerts {
+                let p = engine.rules[a.rule as usize].priority;
+                worst = Some(worst.map_or(p, |w| w.min(p)));
+                if json {
+                    serde_json::to_writer(
+                        &mut out,
+                        &rules::json_alert(&engine, a, &clock, &timeline.hostname),
+                    )
+                    .map_err(std::io::Error::from)?;
+                    writeln!(out)?;
+                } else {
+                    writeln!(out, "{}", rules::text_line(&engine, a, &clock, iso8601))?;
+                }
+            }
+            let enabled = engine.rules.iter().filter(|r| r.enabled).count();
+            note(&format!(
+                "{} alert(s) over {} records; {} rule(s) loaded, {enabled} enabled",
+                found.alerts.len(),
+                found.events,
+                engine.rules.len()
+            ));
+            match (fail_on, worst) {
+                (Some(limit), Some(w)) if w <= limit => Ok(ExitCode::from(EXIT_FAIL_ON)),
+                _ => Ok(ExitCode::SUCCESS),
+            }
         }
         Command::Info { file, json } => {
             let reader = trace::open(&file)?;

@@ -8,6 +8,7 @@ pub mod lsof;
 pub mod netstat;
 pub mod print;
 pub mod ps;
+pub mod rules;
 pub mod scan;
 pub mod summary;
 pub mod table;

@@ -74,6 +74,10 @@ pub struct Process {
     /// The `flags` word of `stat` (`PF_*`).
     pub flags: Option<u32>,
     pub tty: Option<String>,
+    /// The raw controlling-terminal device number; 0 when there is none.
+    pub tty_nr: u32,
+    pub pgid: Option<u32>,
+    pub sid: Option<u32>,
     pub start_ticks: Option<u64>,
     pub start_unix_ns: Option<i128>,
     pub exe: Option<ExecutableInfo>,
@@ -125,6 +129,9 @@ impl Process {
             state: None,
             flags: None,
             tty: None,
+            tty_nr: 0,
+            pgid: None,
+            sid: None,
             start_ticks: None,
             start_unix_ns: None,
             exe: rec.exe.clone(),
@@ -204,6 +211,9 @@ impl Process {
                 self.state = Some(s.state);
                 self.flags = Some(s.flags);
                 self.tty = stat::tty_name(s.tty);
+                self.tty_nr = s.tty_nr as u32;
+                self.pgid = u32::try_from(s.pgrp).ok();
+                self.sid = u32::try_from(s.session).ok();
                 self.start_ticks = Some(s.starttime);
                 self.start_unix_ns =
                     stat::start_unix_ns(s.starttime, clock.boot_time_ns, clock.clock_ticks);

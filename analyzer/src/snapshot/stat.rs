@@ -12,7 +12,11 @@ pub struct StatFacts {
     pub comm: Vec<u8>,
     pub state: char,
     pub ppid: i32,
+    /// Process group id.
+    pub pgrp: i32,
     pub session: i32,
+    /// The raw `tty_nr` device number (Falco's `proc.tty`); 0 when there is none.
+    pub tty_nr: i32,
     /// `(major, minor)` of the controlling terminal; `(0, 0)` when there is none.
     pub tty: (i32, i32),
     pub flags: u32,
@@ -56,7 +60,9 @@ pub fn parse(content: &[u8]) -> Result<StatFacts, String> {
         comm: content[open + 1..close].to_vec(),
         state: stat.state,
         ppid: stat.ppid,
+        pgrp: stat.pgrp,
         session: stat.session,
+        tty_nr: stat.tty_nr,
         tty: stat.tty_nr(),
         flags: stat.flags,
         starttime: stat.starttime,

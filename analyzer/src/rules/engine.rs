@@ -1,0 +1,362 @@
+//! A loaded rule set compiled for evaluation, and its run over a trace: chunks in parallel,
+//! each event meeting only the rules indexed under its type, alerts merged in event order.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use rhf_format::{FormatError, RecordBody, SnapshotReason, Source, TraceReader};
+
+use super::compile::{self, CompileError, Macros, Node};
+use super::condition::{self, ast::Expr, Substituted};
+use super::evttype::{EventTypes, PROCINFO};
+use super::fields::{Ctx, EventKind, EventMeta};
+use super::load::{LoadError, Origin, Priority, RuleSet};
+use super::locate;
+use super::output::{Filled, Output};
+use crate::redact::Redactor;
+use crate::render::calls::{negated_errno, SyscallSet};
+use crate::state::{self, Timeline};
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub name: String,
+    pub desc: String,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub source: String,
+    pub enabled: bool,
+    pub condition: Node,
+    pub output: Output,
+    /// Event types it can fire on; `None`: every type.
+    pub types: Option<Vec<bool>>,
+    pub origin: Origin,
+}
+
+/// Rules ready to run, indexed by event type.
+#[derive(Debug)]
+pub struct Engine {
+    pub rules: Vec<Rule>,
+    /// Rules skipped at compile time (`skip-if-unknown-filter`), with why.
+    pub skipped: Vec<(String, String)>,
+    types: EventTypes,
+    /// Per event type, the indexes of the enabled rules that can fire on it.
+    index: Vec<Vec<u32>>,
+    never_fails: SyscallSet,
+}
+
+/// Options applied when compiling.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Rules less severe than this are disabled.
+    pub min_priority: Option<Priority>,
+}
+
+/// One alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// Record timestamp (monotonic ns) and event number: the order alerts are shown in.
+    pub ts: u64,
+    pub num: u64,
+    pub rule: u32,
+    pub pid: u32,
+    pub tid: u32,
+    pub output: Filled,
+}
+
+/// What a run found.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub alerts: Vec<Alert>,
+    pub events: u64,
+    /// Chunks that could not be decoded, in file order.
+    pub failed_chunks: Vec<FormatError>,
+}
+
+/// A parsed macro body with the substitution that produced its text.
+struct MacroBody {
+    parsed: Result<Expr, CompileError>,
+    subst: Substituted,
+    origin: Origin,
+    text: String,
+}
+
+struct MacroTable(HashMap<String, MacroBody>);
+
+impl Macros for MacroTable {
+    fn get(&self, name: &str) -> Option<Result<&Expr, CompileError>> {
+        self.0
+            .get(name)
+            .map(|m| m.parsed.as_ref().map_err(Clone::clone))
+    }
+}
+
+impl Engine {
+    /// Compiles every rule of `set`. All errors are returned together, each with file, line and
+    /// column.
+    pub fn compile(set: &RuleSet, opts: &CompileOptions) -> Result<Engine, Vec<LoadError>> {
+        let lookup = |n: &str| set.list_items(n);
+        let macros = MacroTable(
+            set.macros
+                .iter()
+                .map(|m| {
+                    let subst = condition::substitute_lists(&m.condition, lookup);
+                    let parsed = condition::parse(&subst.text).map_err(|e| CompileError {
+                        offset: e.offset,
+                        message: e.message,
+                        in_macro: Some(m.name.clone()),
+                    });
+                    (
+                        m.name.clone(),
+                        MacroBody {
+                            parsed,
+                            subst,
+                            origin: m.condition_origin.clone(),
+                            text: m.condition.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        );
+        let mut errors = Vec::new();
+        let mut rules = Vec::new();
+        let mut skipped = Vec::new();
+        let mut files = locate::Files::default();
+        for def in &set.rules {
+            let subst = condition::substitute_lists(&def.condition, lookup);
+            let compiled = condition::parse(&subst.text)
+                .map_err(|e| CompileError {
+                    offset: e.offset,
+                    message: e.message,
+                    in_macro: None,
+                })
+                .and_then(|expr| compile::compile(&expr, &macros))
+                .and_then(|node| {
+                    Output::compile(&def.output)
+                        .map(|o| (node, o))
+                        .map_err(|e| CompileError {
+                            message: format!("output: {}", e.message),
+                            offset: usize::MAX,
+                            ..e
+                        })
+                });
+            match compiled {
+                Ok((condition, output)) => rules.push(Rule {
+                    name: def.name.clone(),
+                    desc: def.desc.clone(),
+                    priority: def.priority,
+                    tags: def.tags.clone(),
+                    source: def.source.clone(),
+                    enabled: def.enabled && opts.min_priority.is_none_or(|min| def.priority <= min),
+                    condition,
+                    output,
+                    types: None,
+                    origin: def.origin.clone(),
+                }),
+                Err(e) if def.skip_if_unknown_filter && e.message.starts_with("unknown field") => {
+                    skipped.push((def.name.clone(), e.message))
+                }
+                Err(e) => {
+                    let item = format!("rule '{}'", def.name);
+                    errors.push(match (&e.in_macro, e.offset) {
+                        (_, usize::MAX) => error_at(&def.origin, &item, e.message),
+                        (Some(m), _) => match macros.0.get(m) {
+                            Some(body) => {
+                                let off = body.subst.original_offset(e.offset);
+                                let (line, column) = files.position(&body.origin, &body.text, off);
+                                LoadError {
+                                    file: body.origin.file.clone(),
+                                    line,
+                                    column,
+                                    item: Some(format!("macro '{m}' (used by {item})")),
+                                    message: e.message,
+                                }
+                            }
+                            None => error_at(&def.condition_origin, &item, e.message),
+                        },
+                        (None, off) => {
+                            let off = subst.original_offset(off);
+                            let (line, column) =
+                                files.position(&def.condition_origin, &def.condition, off);
+                            LoadError {
+                                file: def.condition_origin.file.clone(),
+                                line,
+                                column,
+                                item: Some(item),
+                                message: e.message,
+                            }
+                        }
+                    })
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors.dedup_by(|a, b| a.to_string() == b.to_string());
+            return Err(errors);
+        }
+        let types = EventTypes::default();
+        for r in &mut rules {
+            r.types = types.of_condition(&r.condition);
+        }
+        let mut engine = Engine {
+            rules,
+            skipped,
+            index: Vec::new(),
+            types,
+            never_fails: SyscallSet::never_fails(),
+        };
+        engine.reindex();
+        Ok(engine)
+    }
+
+    /// Rebuilds the per-type index from the rules' `enabled` flags.
+    pub fn reindex(&mut self) {
+        let mut index = vec![Vec::new(); self.types.len()];
+        for (i, r) in self.rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+            for (t, slot) in index.iter_mut().enumerate() {
+                if r.types.as_ref().is_none_or(|s| s[t]) {
+                    slot.push(i as u32);
+                }
+            }
+        }
+        self.index = index;
+    }
+
+    /// Rules that can fire on any event type (Falco warns about these: they cost the most).
+    pub fn untyped_rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(|r| r.enabled && r.types.is_none())
+    }
+
+    /// Runs the enabled rules over every event of the trace.
+    pub fn evaluate<S: Source>(
+        &self,
+        reader: &TraceReader<S>,
+        timeline: &Timeline,
+        redactor: &Redactor,
+    ) -> Evaluation {
+        let starts = state::chunk_starts(reader);
+        let procinfo_id = self.types.id(PROCINFO).unwrap_or(0);
+        let parts: Vec<(Vec<Alert>, u64, Option<FormatError>)> = reader
+            .chunks()
+            .par_iter()
+            .zip(starts.par_iter())
+            .map(|(info, start)| {
+                let mut alerts = Vec::new();
+                let mut num = *start;
+                let result = reader.chunk_records(info).and_then(|records| {
+                    records.for_each_ref(|r| {
+                        match &r.body {
+                            RecordBody::Syscall(ev) => {
+                                if let Some(t) = self.types.of_syscall(ev.abi, ev.nr) {
+                                    let rules = &self.index[usize::from(t)];
+                                    if !rules.is_empty() {
+                                        let failed = !ev.unfinished
+                                            && negated_errno(ev.abi, ev.ret).is_some()
+                                            && !self.never_fails.contains(ev.abi, ev.nr);
+                                        let ctx = Ctx::new(
+                                            EventMeta {
+                                                num,
+                                                ts: r.ts,
+                                                pid: ev.pid,
+                                                tid: ev.tid,
+                                                failed,
+                                            },
+                                            EventKind::Syscall(ev),
+                                            self.types.name(t),
+                                            timeline,
+                                        );
+                                        self.fire(rules, &ctx, redactor, &mut alerts);
+                                    }
+                                }
+                            }
+                            RecordBody::Process(p)
+                                if p.reason == SnapshotReason::CaptureStart
+                                    && (p.tid == p.pid || p.tid == 0) =>
+                            {
+                                let rules = &self.index[usize::from(procinfo_id)];
+                                if !rules.is_empty() {
+                                    let ctx = Ctx::new(
+                                        EventMeta {
+                                            num,
+                                            ts: r.ts,
+                                            pid: p.pid,
+                                            tid: p.pid,
+                                            failed: false,
+                                        },
+                                        EventKind::ProcInfo,
+                                        PROCINFO,
+                                        timeline,
+                                    );
+                                    self.fire(rules, &ctx, redactor, &mut alerts);
+                                }
+                            }
+                            _ => {}
+                        }
+                        num += 1;
+                    })
+                });
+                (alerts, num - *start, result.err())
+            })
+            .collect();
+        let mut out = Evaluation::default();
+        for (alerts, events, err) in parts {
+            out.alerts.extend(alerts);
+            out.events += events;
+            out.failed_chunks.extend(err);
+        }
+        out.alerts.sort_by_key(|a| (a.ts, a.num, a.rule));
+        out
+    }
+
+    fn fire(&self, rules: &[u32], ctx: &Ctx<'_>, redactor: &Redactor, alerts: &mut Vec<Alert>) {
+        for &i in rules {
+            let rule = &self.rules[i as usize];
+            if rule.condition.eval(ctx) {
+                alerts.push(Alert {
+                    ts: ctx.ts,
+                    num: ctx.num,
+                    rule: i,
+                    pid: ctx.pid,
+                    tid: ctx.tid,
+                    output: rule.output.fill(ctx, redactor),
+                });
+            }
+        }
+    }
+
+    /// Sets `enabled` on rules matching `selector` (a name glob, or `tag:NAME`); returns how
+    /// many matched.
+    pub fn set_enabled(&mut self, selector: &str, enabled: bool) -> Result<usize, String> {
+        let matcher: Box<dyn Fn(&Rule) -> bool> = match selector.strip_prefix("tag:") {
+            Some(tag) => {
+                let tag = tag.to_string();
+                Box::new(move |r: &Rule| r.tags.contains(&tag))
+            }
+            None => {
+                let g = globset::GlobBuilder::new(selector)
+                    .literal_separator(false)
+                    .build()
+                    .map_err(|e| format!("invalid rule-name pattern '{selector}': {e}"))?
+                    .compile_matcher();
+                Box::new(move |r: &Rule| g.is_match(&r.name))
+            }
+        };
+        let mut n = 0;
+        for r in self.rules.iter_mut().filter(|r| matcher(r)) {
+            r.enabled = enabled;
+            n += 1;
+        }
+        self.reindex();
+        Ok(n)
+    }
+}
+
+fn error_at(origin: &Origin, item: &str, message: String) -> LoadError {
+    LoadError {
+        file: origin.file.clone(),
+        line: origin.line,
+        column: origin.column,
+        item: Some(item.to_string()),
+        message,
+    }
+}

@@ -1,0 +1,105 @@
+//! The process table over time: what each process was (name, argv, credentials, cwd, session,
+//! executable) at any record of a trace.
+//!
+//! Built once, in one pass over the state-changing records (snapshots, spawns, execs, exits and
+//! the few syscalls that change a process's identity), then shared read-only by every consumer
+//! running in parallel over chunks. A lookup names a pid and an event number and gets the
+//! version of that process in force just after that record: the recorder writes the `Exec`
+//! lifecycle record and its snapshot before the `execve` syscall record, so an `execve` event
+//! sees the new program, as Falco's exit events do.
+
+mod build;
+mod proc_state;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use build::{build, chunk_starts, Folder};
+pub use proc_state::ProcState;
+
+use crate::clock::Clock;
+use crate::snapshot::accounts::AccountDb;
+
+/// Every version of every process, by pid.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    /// pid -> (event number from which the version holds, the version), in number order.
+    versions: HashMap<u32, Vec<(u64, Arc<ProcState>)>>,
+    /// Users and groups of the node.
+    pub accounts: AccountDb,
+    /// The recorded node's hostname.
+    pub hostname: String,
+    pub clock: Option<Clock>,
+    /// Event numbers of capture-start process snapshots, with their pids: the `procinfo`
+    /// events rules see.
+    pub procinfo: Vec<(u64, u32)>,
+    /// Problems met while building (damaged chunks).
+    pub notes: Vec<String>,
+}
+
+impl Timeline {
+    /// The process `pid` as it was at event `num`: the latest version recorded at or before
+    /// `num`, else the earliest one (a process first seen in a later snapshot was running
+    /// already).
+    pub fn at(&self, pid: u32, num: u64) -> Option<&ProcState> {
+        let v = self.versions.get(&pid)?;
+        let i = v.partition_point(|(n, _)| *n <= num);
+        Some(&v[i.saturating_sub(1)].1)
+    }
+
+    /// The `n`th ancestor (1 = parent) of `pid` at event `num`.
+    pub fn ancestor(&self, pid: u32, num: u64, n: usize) -> Option<&ProcState> {
+        let mut p = self.at(pid, num)?;
+        for _ in 0..n {
+            // pid 0 is the kernel (the parent of init and kthreadd): no process.
+            if p.ppid == 0 || p.ppid == p.pid {
+                return None;
+            }
+            p = self.at(p.ppid, num)?;
+        }
+        Some(p)
+    }
+
+    /// Ancestors of `pid` at event `num`, parent first, bounded against cycles in hostile
+    /// traces.
+    pub fn ancestors(&self, pid: u32, num: u64) -> impl Iterator<Item = &ProcState> {
+        let mut cur = self.at(pid, num);
+        let mut left = MAX_ANCESTORS;
+        std::iter::from_fn(move || {
+            let p = cur?;
+            if left == 0 || p.ppid == 0 || p.ppid == p.pid {
+                return None;
+            }
+            left -= 1;
+            cur = self.at(p.ppid, num);
+            cur
+        })
+    }
+
+    /// How many distinct processes the trace shows.
+    pub fn process_count(&self) -> usize {
+        self.versions.len()
+    }
+
+    fn push(&mut self, num: u64, state: ProcState) {
+        self.versions
+            .entry(state.pid)
+            .or_default()
+            .push((num, Arc::new(state)));
+    }
+
+    /// The latest version of `pid` recorded so far (during the build, that is "now").
+    fn latest(&self, pid: u32) -> Option<&ProcState> {
+        self.versions
+            .get(&pid)
+            .and_then(|v| v.last())
+            .map(|(_, p)| &**p)
+    }
+}
+
+/// Lineage walks stop here: deeper trees do not exist on real systems, and a hostile trace
+/// with a parent cycle must not loop.
+const MAX_ANCESTORS: usize = 64;
+
+#[cfg(test)]
+mod tests;
