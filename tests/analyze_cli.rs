@@ -144,3 +144,50 @@ fn a_missing_file_is_an_error_naming_it() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("/nonexistent/case.rhf"), "{}", text(&o));
 }
+
+#[test]
+fn filter_selects_events_with_the_rule_language() {
+    let trace = sample("pipeline.rhf").display().to_string();
+    let out = run(&[
+        "print",
+        &trace,
+        "--filter",
+        "evt.type = openat and fd.name in (/etc/passwd, /etc/hostname)",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("openat(AT_FDCWD, \"/etc/passwd\""),
+        "{text}"
+    );
+    assert!(lines[1].contains("\"/etc/hostname\""), "{text}");
+
+    // summary counts only what the filter keeps; the process fields come from the timeline.
+    let out = run(&[
+        "summary",
+        &trace,
+        "--json",
+        "--filter",
+        "proc.name = grep and evt.type = openat",
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = v.to_string();
+    assert!(text.contains("openat") && !text.contains("mmap"), "{text}");
+
+    // A mistake in the filter is a usage error that names the column.
+    let out = run(&[
+        "summary",
+        &trace,
+        "--filter",
+        "proc.name = grep and fd.nme = x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("column 22") && err.contains("unknown field 'fd.nme'"),
+        "{err}"
+    );
+}

@@ -12,6 +12,7 @@ use rhf_analyzer::commands::{
 };
 use rhf_analyzer::redact::Redactor;
 use rhf_analyzer::render::count::{self, Column, SortBy};
+use rhf_analyzer::rules::filter::ConditionFilter;
 use rhf_analyzer::rules::load::Priority;
 use rhf_analyzer::snapshot::HostSnapshot;
 use rhf_analyzer::trace;
@@ -156,6 +157,10 @@ enum Command {
         /// Only calls that failed (strace's -Z; strace 6.1's -c ignores -Z, rhf does not).
         #[arg(long)]
         failed: bool,
+        /// Count only syscalls this rule condition holds for (docs/RULES.md), e.g.
+        /// `--filter 'proc.name = nginx and fd.name startswith /etc'`.
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
         /// Print JSON: per table, one object per syscall row, and the totals.
         #[arg(long)]
         json: bool,
@@ -187,6 +192,10 @@ enum Command {
         /// Only calls that failed (strace's -Z); exits and signals still print.
         #[arg(long)]
         failed: bool,
+        /// Show only syscalls this rule condition holds for (docs/RULES.md); process
+        /// lifecycle lines are then left out.
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
     },
     /// Indicators of compromise in the snapshot (docs/FINDINGS.md), sorted by pid.
     /// Falco rules over the trace: alerts in Falco's text format, or its JSON format.
@@ -270,6 +279,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("rhf-analyze: error: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                return ExitCode::from(2);
+            }
             ExitCode::FAILURE
         }
     }
@@ -287,6 +299,37 @@ fn load_snapshot(file: &std::path::Path) -> Result<HostSnapshot> {
     }
     Ok(snap)
 }
+
+/// The filters of `summary` and `print`; a `--filter` condition is compiled against the trace.
+fn event_filter(
+    reader: &rhf_format::TraceReader,
+    pids: &[u32],
+    syscalls: &[String],
+    failed: bool,
+    condition: Option<&str>,
+) -> Result<EventFilter> {
+    let f = EventFilter::new(pids, syscalls, failed).map_err(anyhow::Error::msg)?;
+    Ok(match condition {
+        None => f,
+        Some(text) => f.with_condition(
+            ConditionFilter::new(text, reader)
+                .map_err(|e| anyhow::anyhow!("--filter: {e}"))
+                .map_err(|e| UsageError(e.to_string()))?,
+        ),
+    })
+}
+
+/// A command-line mistake found after parsing (exit 2, like clap's own).
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 fn note(text: &str) {
     eprintln!("rhf-analyze: note: {text}");
@@ -381,6 +424,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             pids,
             syscalls,
             failed,
+            filter,
             json,
             threads,
         } => {
@@ -389,7 +433,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 sort,
                 columns: columns.map_or_else(|| count::DEFAULT_COLUMNS.to_vec(), |c| c.0),
                 per_process,
-                filter: EventFilter::new(&pids, &syscalls, failed).map_err(anyhow::Error::msg)?,
+                filter: event_filter(&reader, &pids, &syscalls, failed, filter.as_deref())?,
             };
             let threads = threads.map(|n| n as usize);
             let collected = scan::in_pool(threads, || summary::collect(&reader, &opts))?;
@@ -415,11 +459,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             pids,
             syscalls,
             failed,
+            filter,
         } => {
             let reader = trace::open(&file)?;
             let opts = print::Options {
                 json,
-                filter: EventFilter::new(&pids, &syscalls, failed).map_err(anyhow::Error::msg)?,
+                filter: event_filter(&reader, &pids, &syscalls, failed, filter.as_deref())?,
             };
             let failed_chunks = print::run(&reader, &opts, &mut out, &mut |n| note(n))?;
             for n in scan::integrity_notes(&reader, &failed_chunks) {

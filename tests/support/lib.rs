@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -13,8 +14,11 @@ pub fn sample(name: &str) -> PathBuf {
     root().join("samples").join(name)
 }
 
-/// Path of a workspace binary, built on demand if `cargo test` did not build it already.
+/// Path of a workspace binary, built once per test process: `cargo build` is cheap when the
+/// binary is up to date, and a binary left from an older source (the analyzer embeds the
+/// default rules file) must not be tested.
 pub fn binary(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     // Test executables live in target/<profile>/deps; binaries one level up.
     let exe = std::env::current_exe().expect("current test executable");
     let dir = exe
@@ -22,16 +26,18 @@ pub fn binary(name: &str) -> PathBuf {
         .and_then(Path::parent)
         .expect("target directory");
     let path = dir.join(name);
-    if !path.exists() {
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if !built.iter().any(|b| b == name) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(root())
-            .args(["build", "--quiet", "--bin", name]);
+            .args(["build", "--quiet", "--workspace", "--bin", name]);
         if dir.file_name().is_some_and(|p| p == "release") {
             cmd.arg("--release");
         }
         let status = cmd.status().expect("run cargo build");
         assert!(status.success(), "building {name} failed");
+        built.push(name.to_string());
     }
     path
 }

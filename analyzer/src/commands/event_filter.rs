@@ -1,10 +1,12 @@
 //! The event filters `summary` and `print` share: processes, syscall names, failed calls.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use rhf_format::SyscallEvent;
 
 use crate::render::calls::{negated_errno, SyscallSet};
+use crate::rules::filter::ConditionFilter;
 
 /// Which events a view keeps. Built once; tested per event without allocating.
 #[derive(Debug, Clone)]
@@ -13,6 +15,8 @@ pub struct EventFilter {
     syscalls: Option<SyscallSet>,
     failed_only: bool,
     never_fails: SyscallSet,
+    /// `--filter EXPR`: the rule condition language.
+    condition: Option<Arc<ConditionFilter>>,
 }
 
 impl Default for EventFilter {
@@ -22,6 +26,7 @@ impl Default for EventFilter {
             syscalls: None,
             failed_only: false,
             never_fails: SyscallSet::never_fails(),
+            condition: None,
         }
     }
 }
@@ -48,7 +53,28 @@ impl EventFilter {
             syscalls,
             failed_only,
             never_fails: SyscallSet::never_fails(),
+            condition: None,
         })
+    }
+
+    /// Adds a `--filter` condition: only syscall events it holds for pass
+    /// ([`Self::condition_holds`]).
+    pub fn with_condition(mut self, condition: ConditionFilter) -> Self {
+        self.condition = Some(Arc::new(condition));
+        self
+    }
+
+    /// Whether a `--filter` condition is set (views then show syscall events only).
+    pub fn has_condition(&self) -> bool {
+        self.condition.is_some()
+    }
+
+    /// Whether the `--filter` condition, if any, holds for syscall event number `num`.
+    #[inline]
+    pub fn condition_holds(&self, num: u64, ts: u64, ev: &SyscallEvent, failed: bool) -> bool {
+        self.condition
+            .as_ref()
+            .is_none_or(|c| c.syscall(num, ts, ev, failed))
     }
 
     /// Whether events of this process (thread-group id) or thread are wanted.

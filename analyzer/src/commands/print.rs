@@ -45,16 +45,20 @@ pub fn run<S: Source>(
     // pages for every chunk cost more than the rendering.
     let batch = rayon::current_num_threads().max(1) * 2;
     let mut buffers: Vec<String> = Vec::new();
+    let starts = crate::state::chunk_starts(reader);
+    let mut remaining = starts.len();
     for group in reader.chunks().chunks(batch) {
         if buffers.len() < group.len() {
             buffers.resize_with(group.len(), String::new);
         }
+        let first = starts.len() - remaining;
+        remaining -= group.len();
         let rendered: Vec<Rendered> = buffers[..group.len()]
             .par_iter_mut()
-            .zip(group.par_iter())
-            .map(|(text, info)| {
+            .zip(group.par_iter().zip(starts[first..].par_iter()))
+            .map(|(text, (info, start))| {
                 text.clear();
-                render_chunk(reader, info, opts, &clock, text)
+                render_chunk(reader, info, *start, opts, &clock, text)
             })
             .collect();
         for (text, r) in buffers.iter().zip(rendered) {
@@ -72,6 +76,7 @@ pub fn run<S: Source>(
 fn render_chunk<S: Source>(
     reader: &TraceReader<S>,
     info: &ChunkInfo,
+    start: u64,
     opts: &Options,
     clock: &Clock,
     text: &mut String,
@@ -79,50 +84,59 @@ fn render_chunk<S: Source>(
     let mut notes = Vec::new();
     let filter = &opts.filter;
     let walked = reader.chunk_records(info).and_then(|records| {
-        records.for_each_ref(|r| match &r.body {
-            RecordBody::Syscall(ev) => {
-                if !filter.syscall(ev, filter.failed(ev)) {
-                    return;
+        let mut num = start;
+        records.for_each_ref(|r| {
+            num += 1;
+            match &r.body {
+                RecordBody::Syscall(ev) => {
+                    let failed = filter.failed(ev);
+                    if !filter.syscall(ev, failed)
+                        || !filter.condition_holds(num - 1, r.ts, ev, failed)
+                    {
+                        return;
+                    }
+                    if opts.json {
+                        json::syscall(ev, r.ts, clock, filter.never_fails(), text);
+                    } else {
+                        line::syscall(ev, r.ts, clock, filter.never_fails(), text);
+                    }
                 }
-                if opts.json {
-                    json::syscall(ev, r.ts, clock, filter.never_fails(), text);
-                } else {
-                    line::syscall(ev, r.ts, clock, filter.never_fails(), text);
+                // A --filter condition selects syscall events only.
+                _ if filter.has_condition() => {}
+                RecordBody::Lifecycle(ev) => {
+                    if !lifecycle_wanted(filter, ev) {
+                        return;
+                    }
+                    if opts.json {
+                        push_json(&json::lifecycle(ev, r.ts, clock), text);
+                    } else {
+                        line::lifecycle(ev, r.ts, clock, text);
+                    }
                 }
+                RecordBody::Signal(ev) if filter.process(ev.pid, ev.tid) => {
+                    if opts.json {
+                        push_json(&json::signal(ev, r.ts, clock), text);
+                    } else {
+                        line::signal(ev, r.ts, clock, text);
+                    }
+                }
+                RecordBody::Loss(ev) if filter.process(ev.pid, ev.tid) => {
+                    if opts.json {
+                        push_json(&json::loss(ev, r.ts, clock), text);
+                    } else {
+                        // strace has no such line; keep stdout parseable and say it on stderr.
+                        notes.push(format!(
+                            "pid {} tid {}: {} events were not recorded at {}: {}",
+                            ev.pid,
+                            ev.tid,
+                            ev.events_lost,
+                            clock.iso(r.ts),
+                            crate::escape::escape_str(&ev.reason)
+                        ));
+                    }
+                }
+                _ => {}
             }
-            RecordBody::Lifecycle(ev) => {
-                if !lifecycle_wanted(filter, ev) {
-                    return;
-                }
-                if opts.json {
-                    push_json(&json::lifecycle(ev, r.ts, clock), text);
-                } else {
-                    line::lifecycle(ev, r.ts, clock, text);
-                }
-            }
-            RecordBody::Signal(ev) if filter.process(ev.pid, ev.tid) => {
-                if opts.json {
-                    push_json(&json::signal(ev, r.ts, clock), text);
-                } else {
-                    line::signal(ev, r.ts, clock, text);
-                }
-            }
-            RecordBody::Loss(ev) if filter.process(ev.pid, ev.tid) => {
-                if opts.json {
-                    push_json(&json::loss(ev, r.ts, clock), text);
-                } else {
-                    // strace has no such line; keep stdout parseable and say it on stderr.
-                    notes.push(format!(
-                        "pid {} tid {}: {} events were not recorded at {}: {}",
-                        ev.pid,
-                        ev.tid,
-                        ev.events_lost,
-                        clock.iso(r.ts),
-                        crate::escape::escape_str(&ev.reason)
-                    ));
-                }
-            }
-            _ => {}
         })
     });
     Rendered {

@@ -114,13 +114,17 @@ struct Partial {
 pub fn collect<S: Source>(reader: &TraceReader<S>, opts: &Options) -> Collected {
     let filter = &opts.filter;
     let per_process = opts.per_process;
+    let starts = crate::state::chunk_starts(reader);
     let partials: Vec<(Partial, Option<FormatError>)> = reader
         .chunks()
         .par_iter()
-        .map(|info| {
+        .zip(starts.par_iter())
+        .map(|(info, start)| {
             let mut part = Partial::default();
+            let mut num = *start;
             let walked = reader.chunk_records(info).and_then(|records| {
                 records.for_each_ref(|r| {
+                    num += 1;
                     let RecordBody::Syscall(ev) = &r.body else {
                         return;
                     };
@@ -128,7 +132,9 @@ pub fn collect<S: Source>(reader: &TraceReader<S>, opts: &Options) -> Collected 
                         return;
                     }
                     let failed = filter.failed(ev);
-                    if !filter.syscall(ev, failed) {
+                    if !filter.syscall(ev, failed)
+                        || !filter.condition_holds(num - 1, r.ts, ev, failed)
+                    {
                         return;
                     }
                     if per_process {

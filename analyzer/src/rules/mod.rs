@@ -12,6 +12,7 @@ pub mod engine;
 mod eval;
 pub mod evttype;
 pub mod fields;
+pub mod filter;
 pub mod load;
 mod locate;
 pub mod output;
