@@ -16,3 +16,6 @@ pub mod filter;
 pub mod load;
 mod locate;
 pub mod output;
+
+#[cfg(test)]
+mod tests;

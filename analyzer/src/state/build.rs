@@ -8,6 +8,7 @@ use super::{ProcState, Timeline};
 use crate::clock::Clock;
 use crate::render::calls::{negated_errno, syscall_name, SyscallSet};
 use crate::snapshot::accounts::AccountDb;
+use crate::snapshot::net::{self, Proto};
 use crate::snapshot::process::{NodeClock, Process};
 
 /// `CLONE_THREAD`: the new task is a thread of the caller's process.
@@ -77,7 +78,11 @@ pub fn build<S: Source>(reader: &TraceReader<S>) -> Timeline {
         clock: Some(Clock::from_header(header)),
         ..Timeline::default()
     };
-    let mut folder = Folder { t: &mut t, node };
+    let mut folder = Folder {
+        t: &mut t,
+        node,
+        little_endian: crate::snapshot::net::little_endian(&header.host.arch),
+    };
     let mut notes = Vec::new();
     for chunk in kept {
         match chunk {
@@ -95,7 +100,10 @@ pub fn build<S: Source>(reader: &TraceReader<S>) -> Timeline {
 
 fn changes_state(r: &Record, identity: &SyscallSet) -> bool {
     match &r.body {
-        RecordBody::Process(_) | RecordBody::Accounts(_) | RecordBody::Lifecycle(_) => true,
+        RecordBody::Process(_)
+        | RecordBody::Accounts(_)
+        | RecordBody::Lifecycle(_)
+        | RecordBody::Network(_) => true,
         RecordBody::Syscall(ev) => identity.contains(ev.abi, ev.nr),
         _ => false,
     }
@@ -105,6 +113,8 @@ fn changes_state(r: &Record, identity: &SyscallSet) -> bool {
 pub struct Folder<'a> {
     pub t: &'a mut Timeline,
     pub node: NodeClock,
+    /// Byte order of the node (the socket tables print addresses in it).
+    pub little_endian: bool,
 }
 
 impl Folder<'_> {
@@ -131,6 +141,13 @@ impl Folder<'_> {
                 self.t.push(num, s);
             }
             RecordBody::Accounts(a) => self.t.accounts = AccountDb::from_record(a),
+            RecordBody::Network(tables) => {
+                for sock in net::parse(tables, self.little_endian).sockets {
+                    self.t
+                        .socket_types
+                        .insert(sock.inode, socket_type(sock.proto));
+                }
+            }
             RecordBody::Lifecycle(l) => self.lifecycle(num, r.ts, l),
             RecordBody::Syscall(ev) => {
                 if ev.unfinished || negated_errno(ev.abi, ev.ret).is_some() {
@@ -187,6 +204,16 @@ impl Folder<'_> {
             }
             _ => {}
         }
+    }
+}
+
+/// Falco's fd type of a socket-table protocol.
+fn socket_type(p: Proto) -> &'static str {
+    match p {
+        Proto::Tcp | Proto::Udp | Proto::Raw | Proto::Icmp => "ipv4",
+        Proto::Tcp6 | Proto::Udp6 | Proto::Raw6 | Proto::Icmp6 => "ipv6",
+        Proto::Unix => "unix",
+        Proto::Packet => "packet",
     }
 }
 

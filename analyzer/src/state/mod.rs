@@ -33,6 +33,9 @@ pub struct Timeline {
     /// Event numbers of capture-start process snapshots, with their pids: the `procinfo`
     /// events rules see.
     pub procinfo: Vec<(u64, u32)>,
+    /// Socket inode -> Falco's fd type (`ipv4`, `ipv6`, `unix`, ...), from the snapshot's
+    /// socket tables: `/proc/PID/fd` links say only `socket:[inode]`.
+    pub socket_types: HashMap<u64, &'static str>,
     /// Problems met while building (damaged chunks).
     pub notes: Vec<String>,
 }

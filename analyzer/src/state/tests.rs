@@ -8,6 +8,7 @@ fn fold(records: &[Record]) -> Timeline {
     let mut f = Folder {
         t: &mut t,
         node: NodeClock::default(),
+        little_endian: true,
     };
     for (i, r) in records.iter().enumerate() {
         f.fold(i as u64 + 1, r);

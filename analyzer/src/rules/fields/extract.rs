@@ -469,13 +469,28 @@ fn fd_field<'a>(id: Fid, f: &FdView<'a>) -> Val<'a> {
     }
 }
 
+/// The inode of a `socket:[123]` link.
+fn socket_inode(target: &[u8]) -> Option<u64> {
+    std::str::from_utf8(target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// `fd.types`: the process's descriptor types from its snapshot.
 fn fd_types<'a>(ctx: &Ctx<'a>, arg: &FieldArg) -> Val<'a> {
     let Some(p) = ctx.proc else { return Val::None };
     if p.fds.is_empty() {
         return Val::None;
     }
-    let ty = |target: &[u8]| -> &'static str { fd::link_type(target) };
+    let ty = |target: &[u8]| -> &'static str {
+        match fd::link_type(target) {
+            "socket" => socket_inode(target)
+                .and_then(|i| ctx.timeline.socket_types.get(&i).copied())
+                .unwrap_or("socket"),
+            other => other,
+        }
+    };
     match arg {
         FieldArg::Index(n) => p
             .fds

@@ -77,6 +77,7 @@ fn timeline() -> Timeline {
     let mut f = Folder {
         t: &mut t,
         node: NodeClock::default(),
+        little_endian: true,
     };
     for (i, r) in records.iter().enumerate() {
         f.fold(i as u64 + 1, r);
