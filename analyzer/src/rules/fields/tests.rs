@@ -378,3 +378,15 @@ fn ptrace_and_chmod_render_as_falco_does() {
     assert_eq!(value(&c, "fd.type").as_deref(), Some("pipe"));
     assert_eq!(value(&c, "fd.num").as_deref(), Some("1"));
 }
+
+#[test]
+fn docs_list_every_field() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/RULES.md"))
+        .expect("docs/RULES.md");
+    let missing: Vec<&str> = TABLE
+        .iter()
+        .map(|d| d.name)
+        .filter(|n| !docs.contains(&format!("| `{n}` |")))
+        .collect();
+    assert!(missing.is_empty(), "docs/RULES.md does not list {missing:?}");
+}
