@@ -191,3 +191,49 @@ fn filter_selects_events_with_the_rule_language() {
         "{err}"
     );
 }
+
+#[test]
+fn rules_output_is_the_same_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: etc opened\n  desc: d\n  condition: evt.type = openat and fd.name startswith /etc\n  output: \"%proc.name opened %fd.name (%evt.num)\"\n  priority: NOTICE\n  tags: [test]\n",
+    )
+    .unwrap();
+    let trace = sample("synthetic-v1.0.rhf").display().to_string();
+    let rules = rules.display().to_string();
+    let outs: Vec<Output> = ["1", "2", "3"]
+        .iter()
+        .map(|t| run(&["rules", &trace, "-r", &rules, "--json", "--threads", t]))
+        .collect();
+    assert!(outs[0].status.success(), "{}", text(&outs[0]));
+    let lines = String::from_utf8_lossy(&outs[0].stdout).lines().count();
+    assert!(lines > 10, "{}", text(&outs[0]));
+    for o in &outs[1..] {
+        assert_eq!(o.stdout, outs[0].stdout);
+    }
+    // Alerts are in event-time order.
+    let times: Vec<String> = String::from_utf8_lossy(&outs[0].stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["time"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    // --fail-on turns a notice into exit 6; an invalid rules file is exit 5.
+    let o = run(&["rules", &trace, "-r", &rules, "--fail-on", "notice"]);
+    assert_eq!(o.status.code(), Some(6));
+    std::fs::write(dir.path().join("bad.yaml"), "- rule: x\n  desc: d\n").unwrap();
+    let o = run(&[
+        "rules",
+        &trace,
+        "-r",
+        &dir.path().join("bad.yaml").display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(text(&o).contains("bad.yaml:1:3"), "{}", text(&o));
+}

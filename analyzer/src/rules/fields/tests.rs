@@ -388,5 +388,8 @@ fn docs_list_every_field() {
         .map(|d| d.name)
         .filter(|n| !docs.contains(&format!("| `{n}` |")))
         .collect();
-    assert!(missing.is_empty(), "docs/RULES.md does not list {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/RULES.md does not list {missing:?}"
+    );
 }
