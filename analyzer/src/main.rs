@@ -517,11 +517,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let reader = trace::open(&file)?;
             let redactor = Redactor::new(show_secrets);
             let threads = threads.map(|n| n as usize);
-            let (timeline, found) = scan::in_pool(threads, || {
-                let timeline = rhf_analyzer::state::build(&reader);
-                let found = engine.evaluate(&reader, &timeline, &redactor);
-                (timeline, found)
-            })?;
+            let found = scan::in_pool(threads, || engine.evaluate(&reader, &redactor))?;
+            let timeline = &found.timeline;
             for n in &timeline.notes {
                 note(&rhf_analyzer::escape::escape_str(n));
             }

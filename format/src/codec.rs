@@ -213,7 +213,7 @@ const COLUMN_NAMES: [&str; 10] = [
 ///
 /// The fixed-width columns are decoded up front, one tight loop per column (much faster than
 /// interleaving them per record); bodies are decoded as records are asked for.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RecordDecoder {
     payload: Vec<u8>,
     kinds: (usize, usize),
@@ -230,7 +230,7 @@ pub struct RecordDecoder {
     failed: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct SyscallColumns {
     pids: Vec<u64>,
     tid_deltas: Vec<u64>,
@@ -424,6 +424,53 @@ impl RecordDecoder {
         Ok(true)
     }
 
+    /// Like [`Self::next_into`], but a syscall record is decoded only when `want(abi, nr)`
+    /// says so; otherwise its arguments are skipped (the fd targets they define are kept for
+    /// later records) and only `record.ts` and the fixed fields of `record`'s syscall are set,
+    /// its arguments left empty. Returns `None` at the end of the chunk, else whether the
+    /// record was decoded whole.
+    pub fn next_selected(
+        &mut self,
+        record: &mut Record,
+        want: &dyn Fn(Abi, u32) -> bool,
+    ) -> Result<Option<bool>, DecodeError> {
+        let Some((index, kind, start, end)) = self.advance() else {
+            return Ok(None);
+        };
+        let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
+        record.ts = self.times[index];
+        if kind != RecordKind::Syscall {
+            record.body = decode_known(kind, &self.payload[start..end])
+                .map_err(|e| fail(&format!("{} record: {e}", kind.name())))?;
+            return Ok(Some(true));
+        }
+        let s = self.next_sys;
+        self.next_sys += 1;
+        if !matches!(record.body, RecordBody::Syscall(_)) {
+            record.body = RecordBody::Syscall(SyscallEvent::default());
+        }
+        let RecordBody::Syscall(ev) = &mut record.body else {
+            unreachable!("set just above")
+        };
+        let abi = match self.sys.flags[s] & 3 {
+            0 => Abi::X86_64,
+            1 => Abi::I386,
+            2 => Abi::X32,
+            _ => return Err(fail("unknown ABI")),
+        };
+        let nr = u32::try_from(self.sys.nrs[s]).map_err(|_| fail("syscall number out of range"))?;
+        if want(abi, nr) {
+            self.syscall(s, start, end, ev).map_err(|e| fail(&e))?;
+            return Ok(Some(true));
+        }
+        self.fixed(s, ev).map_err(|e| fail(&e))?;
+        ev.args.clear();
+        let mut body = Cursor::new(&self.payload[start..end]);
+        args::skip_args(&mut body, &mut self.fd_targets)
+            .map_err(|e| fail(&format!("syscall arguments: {e}")))?;
+        Ok(Some(false))
+    }
+
     fn syscall(
         &mut self,
         s: usize,
@@ -431,6 +478,14 @@ impl RecordDecoder {
         end: usize,
         ev: &mut SyscallEvent,
     ) -> Result<(), String> {
+        self.fixed(s, ev)?;
+        let mut body = Cursor::new(&self.payload[start..end]);
+        args::decode_args_into(&mut body, &mut self.fd_targets, &mut ev.args)
+            .map_err(|e| format!("syscall arguments: {e}"))
+    }
+
+    /// The fixed-width fields of syscall record `s`: ids, number, ABI, result, duration.
+    fn fixed(&self, s: usize, ev: &mut SyscallEvent) -> Result<(), String> {
         let c = &self.sys;
         let pid = c.pids[s];
         let tid = i64::try_from(pid)
@@ -454,9 +509,7 @@ impl RecordDecoder {
         (ev.pid, ev.tid, ev.nr) = (pid, tid, nr);
         (ev.ret, ev.duration_ns) = (unzigzag(c.rets[s]), c.durs[s]);
         ev.unfinished = flag & 4 != 0;
-        let mut body = Cursor::new(&self.payload[start..end]);
-        args::decode_args_into(&mut body, &mut self.fd_targets, &mut ev.args)
-            .map_err(|e| format!("syscall arguments: {e}"))
+        Ok(())
     }
 }
 

@@ -286,7 +286,9 @@ impl<S: Source> TraceReader<S> {
     }
 }
 
-/// The records of one chunk, decoded as they are asked for.
+/// The records of one chunk, decoded as they are asked for. A clone starts where the original
+/// stands, without decompressing again (two passes over a chunk pay for zstd once).
+#[derive(Debug, Clone)]
 pub struct ChunkRecords {
     info: ChunkInfo,
     decoder: RecordDecoder,
@@ -315,6 +317,31 @@ impl ChunkRecords {
             .map_err(|e| FormatError::corrupt(self.info.header.seq, self.info.offset, e.0))?
         {
             visit(&record);
+        }
+        Ok(())
+    }
+}
+
+impl ChunkRecords {
+    /// Like [`Self::for_each_ref`], but syscall records are decoded whole only when
+    /// `want(abi, nr)`; the others reach `visit` with their fixed fields (ids, number, result,
+    /// duration) and no arguments, at a fraction of the cost. `visit` gets whether the record
+    /// was decoded whole.
+    pub fn for_each_selected(
+        mut self,
+        want: &dyn Fn(crate::Abi, u32) -> bool,
+        mut visit: impl FnMut(&Record, bool),
+    ) -> Result<()> {
+        let mut record = Record {
+            ts: 0,
+            body: crate::RecordBody::Syscall(Default::default()),
+        };
+        while let Some(whole) = self
+            .decoder
+            .next_selected(&mut record, want)
+            .map_err(|e| FormatError::corrupt(self.info.header.seq, self.info.offset, e.0))?
+        {
+            visit(&record, whole);
         }
         Ok(())
     }

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use rhf_format::{FormatError, Record, RecordBody, SnapshotReason, Source, TraceReader};
+
 use rayon::prelude::*;
-use rhf_format::{FormatError, RecordBody, SnapshotReason, Source, TraceReader};
 
 use super::compile::{self, CompileError, Macros, Node};
 use super::condition::{self, ast::Expr, Substituted};
@@ -71,6 +72,8 @@ pub struct Evaluation {
     pub events: u64,
     /// Chunks that could not be decoded, in file order.
     pub failed_chunks: Vec<FormatError>,
+    /// The process timeline of the whole trace.
+    pub timeline: Timeline,
 }
 
 /// A parsed macro body with the substitution that produced its text.
@@ -227,75 +230,34 @@ impl Engine {
         self.rules.iter().filter(|r| r.enabled && r.types.is_none())
     }
 
-    /// Runs the enabled rules over every event of the trace.
-    pub fn evaluate<S: Source>(
-        &self,
-        reader: &TraceReader<S>,
-        timeline: &Timeline,
-        redactor: &Redactor,
-    ) -> Evaluation {
+    /// Runs the enabled rules over every event of the trace: the process timeline first (one
+    /// pass decoding only what changes processes), then the chunks in parallel, each decoding
+    /// whole only the syscalls some rule can fire on.
+    pub fn evaluate<S: Source>(&self, reader: &TraceReader<S>, redactor: &Redactor) -> Evaluation {
+        let (timeline, kept) = state::build_keeping(reader, state::KEEP_BUDGET);
         let starts = state::chunk_starts(reader);
-        let procinfo_id = self.types.id(PROCINFO).unwrap_or(0);
+        let want = |abi, nr| {
+            self.types
+                .of_syscall(abi, nr)
+                .is_some_and(|t| !self.index[usize::from(t)].is_empty())
+        };
         let parts: Vec<(Vec<Alert>, u64, Option<FormatError>)> = reader
             .chunks()
             .par_iter()
-            .zip(starts.par_iter())
-            .map(|(info, start)| {
+            .zip(starts.par_iter().zip(kept.into_par_iter()))
+            .map(|(info, (start, kept))| {
                 let mut alerts = Vec::new();
                 let mut num = *start;
-                let result = reader.chunk_records(info).and_then(|records| {
-                    records.for_each_ref(|r| {
-                        match &r.body {
-                            RecordBody::Syscall(ev) => {
-                                if let Some(t) = self.types.of_syscall(ev.abi, ev.nr) {
-                                    let rules = &self.index[usize::from(t)];
-                                    if !rules.is_empty() {
-                                        let failed = !ev.unfinished
-                                            && negated_errno(ev.abi, ev.ret).is_some()
-                                            && !self.never_fails.contains(ev.abi, ev.nr);
-                                        let ctx = Ctx::new(
-                                            EventMeta {
-                                                num,
-                                                ts: r.ts,
-                                                pid: ev.pid,
-                                                tid: ev.tid,
-                                                failed,
-                                            },
-                                            EventKind::Syscall(ev),
-                                            self.types.name(t),
-                                            timeline,
-                                        );
-                                        self.fire(rules, &ctx, redactor, &mut alerts);
-                                    }
-                                }
-                            }
-                            RecordBody::Process(p)
-                                if p.reason == SnapshotReason::CaptureStart
-                                    && (p.tid == p.pid || p.tid == 0) =>
-                            {
-                                let rules = &self.index[usize::from(procinfo_id)];
-                                if !rules.is_empty() {
-                                    let ctx = Ctx::new(
-                                        EventMeta {
-                                            num,
-                                            ts: r.ts,
-                                            pid: p.pid,
-                                            tid: p.pid,
-                                            failed: false,
-                                        },
-                                        EventKind::ProcInfo,
-                                        PROCINFO,
-                                        timeline,
-                                    );
-                                    self.fire(rules, &ctx, redactor, &mut alerts);
-                                }
-                            }
-                            _ => {}
+                let records = kept.map_or_else(|| reader.chunk_records(info), Ok);
+                let walked = records.and_then(|records| {
+                    records.for_each_selected(&want, |r, whole| {
+                        if whole {
+                            self.record_alerts(num, r, &timeline, redactor, &mut alerts);
                         }
                         num += 1;
                     })
                 });
-                (alerts, num - *start, result.err())
+                (alerts, num - *start, walked.err())
             })
             .collect();
         let mut out = Evaluation::default();
@@ -305,7 +267,71 @@ impl Engine {
             out.failed_chunks.extend(err);
         }
         out.alerts.sort_by_key(|a| (a.ts, a.num, a.rule));
+        out.timeline = timeline;
         out
+    }
+
+    /// Evaluates the rules that can fire on record `r` (event number `num`).
+    pub fn record_alerts(
+        &self,
+        num: u64,
+        r: &Record,
+        timeline: &Timeline,
+        redactor: &Redactor,
+        alerts: &mut Vec<Alert>,
+    ) {
+        match &r.body {
+            RecordBody::Syscall(ev) => {
+                let Some(t) = self.types.of_syscall(ev.abi, ev.nr) else {
+                    return;
+                };
+                let rules = &self.index[usize::from(t)];
+                if rules.is_empty() {
+                    return;
+                }
+                let failed = !ev.unfinished
+                    && negated_errno(ev.abi, ev.ret).is_some()
+                    && !self.never_fails.contains(ev.abi, ev.nr);
+                let ctx = Ctx::new(
+                    EventMeta {
+                        num,
+                        ts: r.ts,
+                        pid: ev.pid,
+                        tid: ev.tid,
+                        failed,
+                    },
+                    EventKind::Syscall(ev),
+                    self.types.name(t),
+                    timeline,
+                );
+                self.fire(rules, &ctx, redactor, alerts);
+            }
+            RecordBody::Process(p)
+                if p.reason == SnapshotReason::CaptureStart && (p.tid == p.pid || p.tid == 0) =>
+            {
+                let Some(t) = self.types.id(PROCINFO) else {
+                    return;
+                };
+                let rules = &self.index[usize::from(t)];
+                if rules.is_empty() {
+                    return;
+                }
+                let ctx = Ctx::new(
+                    EventMeta {
+                        num,
+                        ts: r.ts,
+                        pid: p.pid,
+                        tid: p.pid,
+                        failed: false,
+                    },
+                    EventKind::ProcInfo,
+                    PROCINFO,
+                    timeline,
+                );
+                self.fire(rules, &ctx, redactor, alerts);
+            }
+            _ => {}
+        }
     }
 
     fn fire(&self, rules: &[u32], ctx: &Ctx<'_>, redactor: &Redactor, alerts: &mut Vec<Alert>) {

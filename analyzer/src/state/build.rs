@@ -2,7 +2,9 @@
 //! change processes, fold them in file order.
 
 use rayon::prelude::*;
-use rhf_format::{Arg, FdTarget, ProcessLifecycle, Record, RecordBody, Source, TraceReader};
+use rhf_format::{
+    Arg, ChunkRecords, FdTarget, Header, ProcessLifecycle, Record, RecordBody, Source, TraceReader,
+};
 
 use super::{ProcState, Timeline};
 use crate::clock::Clock;
@@ -47,55 +49,93 @@ pub fn chunk_starts<S: Source>(reader: &TraceReader<S>) -> Vec<u64> {
 
 /// Reads the trace's state-changing records and folds them into a [`Timeline`].
 pub fn build<S: Source>(reader: &TraceReader<S>) -> Timeline {
-    let header = reader.header();
-    let node = NodeClock {
-        boot_time_ns: header.host.boot_time_ns,
-        clock_ticks: header.host.clock_ticks,
-    };
-    let identity = SyscallSet::from_names(IDENTITY_CALLS).unwrap_or_default();
+    build_keeping(reader, 0).0
+}
+
+/// Decompressed chunks a second pass may keep, in bytes of raw payload: a 1M-event trace
+/// needs about 40 MB; beyond the budget, chunks are read again.
+pub const KEEP_BUDGET: u64 = 512 << 20;
+
+/// [`build`], also returning the decoders of the first chunks (up to `budget` bytes of raw
+/// payload) positioned at their start, so a second pass over them skips decompression.
+pub fn build_keeping<S: Source>(
+    reader: &TraceReader<S>,
+    budget: u64,
+) -> (Timeline, Vec<Option<ChunkRecords>>) {
+    let identity = identity_calls();
     let starts = chunk_starts(reader);
-    let kept: Vec<Result<Vec<(u64, Record)>, String>> = reader
+    let mut left = budget;
+    let keep: Vec<bool> = reader
+        .chunks()
+        .iter()
+        .map(|c| {
+            let raw = u64::from(c.header.raw_len);
+            let k = raw <= left;
+            if k {
+                left -= raw;
+            }
+            k
+        })
+        .collect();
+    type Kept = (Vec<(u64, Record)>, Option<ChunkRecords>);
+    let kept: Vec<Result<Kept, String>> = reader
         .chunks()
         .par_iter()
-        .zip(starts.par_iter())
-        .map(|(info, start)| {
+        .zip(starts.par_iter().zip(keep.par_iter()))
+        .map(|(info, (start, keep))| {
             let mut mine = Vec::new();
             let mut num = *start;
             let records = reader.chunk_records(info).map_err(|e| e.to_string())?;
+            let copy = keep.then(|| records.clone());
+            let want = |abi, nr| identity.contains(abi, nr);
             records
-                .for_each_ref(|r| {
+                .for_each_selected(&want, |r, _| {
                     if changes_state(r, &identity) {
                         mine.push((num, r.clone()));
                     }
                     num += 1;
                 })
                 .map_err(|e| e.to_string())?;
-            Ok(mine)
+            Ok((mine, copy))
         })
         .collect();
-    let mut t = Timeline {
-        hostname: crate::escape::escape_bytes(&header.host.hostname),
-        clock: Some(Clock::from_header(header)),
-        ..Timeline::default()
-    };
-    let mut folder = Folder {
-        t: &mut t,
-        node,
-        little_endian: crate::snapshot::net::little_endian(&header.host.arch),
-    };
+    let header = reader.header();
+    let mut t = Timeline::for_header(header);
+    let mut folder = Folder::for_header(&mut t, header);
     let mut notes = Vec::new();
+    let mut decoders = Vec::with_capacity(kept.len());
     for chunk in kept {
         match chunk {
-            Ok(records) => {
+            Ok((records, copy)) => {
                 for (num, r) in records {
                     folder.fold(num, &r);
                 }
+                decoders.push(copy);
             }
-            Err(e) => notes.push(format!("process state is incomplete: {e}")),
+            Err(e) => {
+                notes.push(format!("process state is incomplete: {e}"));
+                decoders.push(None);
+            }
         }
     }
     t.notes = notes;
-    t
+    (t, decoders)
+}
+
+/// The syscalls [`Folder::fold`] applies.
+fn identity_calls() -> SyscallSet {
+    SyscallSet::from_names(IDENTITY_CALLS).unwrap_or_default()
+}
+
+impl Timeline {
+    /// An empty timeline for the node `header` describes.
+    pub fn for_header(header: &Header) -> Timeline {
+        Timeline {
+            hostname: crate::escape::escape_bytes(&header.host.hostname),
+            clock: Some(Clock::from_header(header)),
+            ..Timeline::default()
+        }
+    }
 }
 
 fn changes_state(r: &Record, identity: &SyscallSet) -> bool {
@@ -117,7 +157,19 @@ pub struct Folder<'a> {
     pub little_endian: bool,
 }
 
-impl Folder<'_> {
+impl<'a> Folder<'a> {
+    /// A folder into `t` for the node `header` describes.
+    pub fn for_header(t: &'a mut Timeline, header: &Header) -> Folder<'a> {
+        Folder {
+            t,
+            node: NodeClock {
+                boot_time_ns: header.host.boot_time_ns,
+                clock_ticks: header.host.clock_ticks,
+            },
+            little_endian: crate::snapshot::net::little_endian(&header.host.arch),
+        }
+    }
+
     pub fn fold(&mut self, num: u64, r: &Record) {
         match &r.body {
             RecordBody::Process(p) if p.tid == p.pid || p.tid == 0 => {

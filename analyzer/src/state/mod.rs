@@ -14,7 +14,7 @@ mod proc_state;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use build::{build, chunk_starts, Folder};
+pub use build::{build, build_keeping, chunk_starts, Folder, KEEP_BUDGET};
 pub use proc_state::ProcState;
 
 use crate::clock::Clock;
@@ -42,12 +42,12 @@ pub struct Timeline {
 
 impl Timeline {
     /// The process `pid` as it was at event `num`: the latest version recorded at or before
-    /// `num`, else the earliest one (a process first seen in a later snapshot was running
-    /// already).
+    /// `num`; `None` before its first record. (Never a later version: what a lookup sees must
+    /// not depend on how much of the trace was folded.)
     pub fn at(&self, pid: u32, num: u64) -> Option<&ProcState> {
         let v = self.versions.get(&pid)?;
         let i = v.partition_point(|(n, _)| *n <= num);
-        Some(&v[i.saturating_sub(1)].1)
+        v.get(i.checked_sub(1)?).map(|(_, p)| &**p)
     }
 
     /// The `n`th ancestor (1 = parent) of `pid` at event `num`.
