@@ -6,7 +6,7 @@ use rhf_format::{
     Arg, ChunkRecords, FdTarget, Header, ProcessLifecycle, Record, RecordBody, Source, TraceReader,
 };
 
-use super::{ProcState, Timeline};
+use super::{ExitInfo, ProcState, Timeline};
 use crate::clock::Clock;
 use crate::render::calls::{negated_errno, syscall_name, SyscallSet};
 use crate::snapshot::accounts::AccountDb;
@@ -238,6 +238,7 @@ impl<'a> Folder<'a> {
                 let start = self.t.clock.map(|c| c.unix_ns(ts));
                 let child = ProcState::forked(&parent, *child_pid, ppid, start);
                 self.t.push(num, child);
+                self.t.spawned.insert(*child_pid, ts);
             }
             ProcessLifecycle::Exec {
                 pid,
@@ -253,6 +254,23 @@ impl<'a> Folder<'a> {
                 let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
                 s.exec(filename, &argv);
                 self.t.push(num, s);
+            }
+            ProcessLifecycle::Exit {
+                pid,
+                tid,
+                code,
+                signal,
+                core_dumped,
+            } if pid == tid => {
+                self.t.exits.insert(
+                    *pid,
+                    ExitInfo {
+                        ts,
+                        code: *code,
+                        signal: *signal,
+                        core_dumped: *core_dumped,
+                    },
+                );
             }
             _ => {}
         }

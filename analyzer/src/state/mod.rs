@@ -20,6 +20,16 @@ pub use proc_state::ProcState;
 use crate::clock::Clock;
 use crate::snapshot::accounts::AccountDb;
 
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// Trace timestamp (monotonic ns) of the exit.
+    pub ts: u64,
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub core_dumped: bool,
+}
+
 /// Every version of every process, by pid.
 #[derive(Debug, Default)]
 pub struct Timeline {
@@ -33,6 +43,10 @@ pub struct Timeline {
     /// Event numbers of capture-start process snapshots, with their pids: the `procinfo`
     /// events rules see.
     pub procinfo: Vec<(u64, u32)>,
+    /// When each process (thread-group leader) was spawned during the capture: trace ts.
+    pub spawned: HashMap<u32, u64>,
+    /// How each process ended during the capture.
+    pub exits: HashMap<u32, ExitInfo>,
     /// Socket inode -> Falco's fd type (`ipv4`, `ipv6`, `unix`, ...), from the snapshot's
     /// socket tables: `/proc/PID/fd` links say only `socket:[inode]`.
     pub socket_types: HashMap<u64, &'static str>,
@@ -84,6 +98,18 @@ impl Timeline {
         self.versions.len()
     }
 
+    /// Every pid the trace shows, in ascending order.
+    pub fn pids(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.versions.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Every version of `pid`: (first event number it holds from, state), in order.
+    pub fn versions(&self, pid: u32) -> &[(u64, Arc<ProcState>)] {
+        self.versions.get(&pid).map_or(&[], Vec::as_slice)
+    }
+
     fn push(&mut self, num: u64, state: ProcState) {
         self.versions
             .entry(state.pid)
@@ -91,8 +117,8 @@ impl Timeline {
             .push((num, Arc::new(state)));
     }
 
-    /// The latest version of `pid` recorded so far (during the build, that is "now").
-    fn latest(&self, pid: u32) -> Option<&ProcState> {
+    /// The latest version of `pid` (during the build: recorded so far).
+    pub fn latest(&self, pid: u32) -> Option<&ProcState> {
         self.versions
             .get(&pid)
             .and_then(|v| v.last())
