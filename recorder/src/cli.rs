@@ -76,6 +76,12 @@ struct CaptureArgs {
     /// Do not record environments (execve envp, /proc environ).
     #[arg(long)]
     no_env: bool,
+    /// Resolution of event times and durations (1ns, 100ns, 1us...). Times stay in
+    /// nanoseconds; finer digits than this are dropped. A ptrace stop is observed only to a
+    /// few microseconds, and the default keeps ten times strace's resolution while halving the
+    /// trace (docs/DECISIONS.md).
+    #[arg(long, default_value = "100ns", value_parser = parse_resolution, value_name = "TIME")]
+    time_resolution: u64,
     /// Snapshot the whole host at the start, not only the traced processes.
     #[arg(long)]
     host: bool,
@@ -170,6 +176,7 @@ fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
         trace: args.trace,
         snaplen: args.snaplen,
         no_env: args.no_env,
+        time_resolution_ns: args.time_resolution,
         host_snapshot: args.host,
         max_events: args.max_events,
         max_bytes: args.max_size,
@@ -231,6 +238,24 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit in {s:?}: use ms, s, m or h")),
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("duration out of range: {s:?}"))
+}
+
+/// `1ns`, `100ns`, `1us`, `10us`, `1ms`: a time resolution in nanoseconds (1 ns to 1 s).
+fn parse_resolution(s: &str) -> Result<u64, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let value: u64 = num
+        .parse()
+        .map_err(|_| format!("not a time resolution: {s:?} (e.g. 100ns, 1us)"))?;
+    let mult = match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        _ => return Err(format!("unknown unit in {s:?}: use ns, us or ms")),
+    };
+    value
+        .checked_mul(mult)
+        .filter(|v| (1..=1_000_000_000).contains(v))
+        .ok_or_else(|| format!("time resolution out of range: {s:?} (1ns to 1000ms)"))
 }
 
 /// `500M`, `2G`, `64K`, or plain bytes.

@@ -49,6 +49,8 @@ pub struct CaptureOptions {
     pub trace: Option<String>,
     pub snaplen: usize,
     pub no_env: bool,
+    /// Event times and durations are rounded to this many nanoseconds.
+    pub time_resolution_ns: u64,
     /// Snapshot the whole host at the start, not only the traced processes.
     pub host_snapshot: bool,
     pub max_events: Option<u64>,
@@ -184,7 +186,8 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     )
     .with_context(|| format!("writing the starting snapshot to {name}"))?;
 
-    let (pipe, writer_thread) = sink::start(writer).context("starting the writer thread")?;
+    let (pipe, writer_thread) =
+        sink::start(writer, opts.time_resolution_ns).context("starting the writer thread")?;
     let resume = if use_seccomp {
         Resume::Seccomp
     } else {
@@ -234,6 +237,10 @@ fn capture_options(opts: &CaptureOptions) -> Vec<(String, String)> {
     let mut v = vec![
         ("snaplen".to_string(), opts.snaplen.to_string()),
         ("no_env".to_string(), opts.no_env.to_string()),
+        (
+            "time_resolution_ns".to_string(),
+            opts.time_resolution_ns.to_string(),
+        ),
     ];
     if let Some(t) = &opts.trace {
         v.push(("trace".into(), t.clone()));

@@ -34,6 +34,8 @@ pub struct RecordPipe {
     /// Records that could not be handed over because the writer had failed.
     pub lost: u64,
     pub progress: Arc<WriterProgress>,
+    /// Times are floored and durations rounded to a multiple of this (ns, at least 1).
+    resolution: u64,
 }
 
 /// The writer thread, to be joined for its result.
@@ -44,6 +46,7 @@ pub struct WriterThread {
 /// Starts the writer thread over `writer`.
 pub fn start<W: Write + Send + 'static>(
     writer: TraceWriter<W>,
+    resolution_ns: u64,
 ) -> std::io::Result<(RecordPipe, WriterThread)> {
     let (tx, rx) = sync_channel(QUEUE);
     let progress = Arc::new(WriterProgress::default());
@@ -57,6 +60,7 @@ pub fn start<W: Write + Send + 'static>(
         batch_started: Instant::now(),
         lost: 0,
         progress,
+        resolution: resolution_ns.max(1),
     };
     Ok((pipe, WriterThread { handle }))
 }
@@ -86,12 +90,24 @@ fn write_loop<W: Write>(
     writer.finish().map(|(summary, _)| summary)
 }
 
+/// Drops the digits finer than `q` ns: the time is floored (order is kept), the duration
+/// rounded to nearest (sums over many calls stay unbiased).
+fn quantize(record: &mut Record, q: u64) {
+    record.ts -= record.ts % q;
+    if let rhf_format::RecordBody::Syscall(ev) = &mut record.body {
+        ev.duration_ns = ev.duration_ns.saturating_add(q / 2) / q * q;
+    }
+}
+
 impl RecordPipe {
     /// Queues one record; hands the batch over when it is full or old.
-    pub fn push(&mut self, record: Record) {
+    pub fn push(&mut self, mut record: Record) {
         if self.tx.is_none() {
             self.lost += 1;
             return;
+        }
+        if self.resolution > 1 {
+            quantize(&mut record, self.resolution);
         }
         self.batch.push(record);
         if self.batch.len() >= BATCH || self.batch_started.elapsed() >= BATCH_AGE {
@@ -135,5 +151,28 @@ impl RecordPipe {
             })
         });
         (result, self.lost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rhf_format::{RecordBody, SyscallEvent};
+
+    #[test]
+    fn quantize_floors_times_and_rounds_durations() {
+        let mut r = Record {
+            ts: 1_234_567,
+            body: RecordBody::Syscall(SyscallEvent {
+                duration_ns: 40_050,
+                ..SyscallEvent::default()
+            }),
+        };
+        quantize(&mut r, 100);
+        assert_eq!(r.ts, 1_234_500);
+        let RecordBody::Syscall(ev) = &r.body else {
+            unreachable!()
+        };
+        assert_eq!(ev.duration_ns, 40_100);
     }
 }
