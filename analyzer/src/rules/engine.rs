@@ -11,7 +11,7 @@ use super::compile::{self, CompileError, Macros, Node};
 use super::condition::{self, ast::Expr, Substituted};
 use super::evttype::{EventTypes, PROCINFO};
 use super::fields::{Ctx, EventKind, EventMeta};
-use super::load::{LoadError, Origin, Priority, RuleSet};
+use super::load::{LoadError, Origin, Priority, RuleSelector, RuleSet};
 use super::locate;
 use super::output::{Filled, Output};
 use crate::redact::Redactor;
@@ -353,22 +353,13 @@ impl Engine {
     /// Sets `enabled` on rules matching `selector` (a name glob, or `tag:NAME`); returns how
     /// many matched.
     pub fn set_enabled(&mut self, selector: &str, enabled: bool) -> Result<usize, String> {
-        let matcher: Box<dyn Fn(&Rule) -> bool> = match selector.strip_prefix("tag:") {
-            Some(tag) => {
-                let tag = tag.to_string();
-                Box::new(move |r: &Rule| r.tags.contains(&tag))
-            }
-            None => {
-                let g = globset::GlobBuilder::new(selector)
-                    .literal_separator(false)
-                    .build()
-                    .map_err(|e| format!("invalid rule-name pattern '{selector}': {e}"))?
-                    .compile_matcher();
-                Box::new(move |r: &Rule| g.is_match(&r.name))
-            }
-        };
+        let selector = RuleSelector::parse(selector)?;
         let mut n = 0;
-        for r in self.rules.iter_mut().filter(|r| matcher(r)) {
+        for r in self
+            .rules
+            .iter_mut()
+            .filter(|r| selector.matches(&r.name, &r.tags))
+        {
             r.enabled = enabled;
             n += 1;
         }

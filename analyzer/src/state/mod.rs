@@ -131,4 +131,6 @@ impl Timeline {
 const MAX_ANCESTORS: usize = 64;
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

@@ -1,49 +1,10 @@
-use rhf_format::{Abi, Arg, PathArg, ProcessLifecycle, Record, RecordBody, SyscallEvent};
+use rhf_format::{Abi, Arg, PathArg, Record, RecordBody, SyscallEvent};
 
+use super::testing::{exec, fold, spawn};
 use super::*;
-use crate::snapshot::process::NodeClock;
-
-fn fold(records: &[Record]) -> Timeline {
-    let mut t = Timeline::default();
-    let mut f = Folder {
-        t: &mut t,
-        node: NodeClock::default(),
-        little_endian: true,
-    };
-    for (i, r) in records.iter().enumerate() {
-        f.fold(i as u64 + 1, r);
-    }
-    t
-}
 
 fn rec(ts: u64, body: RecordBody) -> Record {
     Record { ts, body }
-}
-
-fn exec(pid: u32, filename: &str, argv: &[&str]) -> Record {
-    rec(
-        10,
-        RecordBody::Lifecycle(ProcessLifecycle::Exec {
-            pid,
-            tid: pid,
-            filename: filename.as_bytes().to_vec().into(),
-            argv: argv.iter().map(|a| a.as_bytes().to_vec().into()).collect(),
-            old_tid: None,
-        }),
-    )
-}
-
-fn spawn(parent: u32, child: u32, flags: u64) -> Record {
-    rec(
-        5,
-        RecordBody::Lifecycle(ProcessLifecycle::Spawn {
-            parent_pid: parent,
-            parent_tid: parent,
-            child_pid: child,
-            child_tid: child,
-            clone_flags: flags,
-        }),
-    )
 }
 
 #[test]

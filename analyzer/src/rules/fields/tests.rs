@@ -3,41 +3,15 @@
 use std::sync::Arc;
 
 use rhf_format::{
-    Abi, Accounts, Arg, Captured, FdTarget, PathArg, ProcessLifecycle, RawFile, Record, RecordBody,
-    SockAddr, SocketInfo, SyscallEvent,
+    Abi, Accounts, Arg, Captured, FdTarget, PathArg, RawFile, Record, RecordBody, SockAddr,
+    SocketInfo, SyscallEvent,
 };
 
 use super::*;
 use crate::rules::compile::{self, CompileError};
 use crate::rules::condition;
-use crate::snapshot::process::NodeClock;
-use crate::state::{Folder, Timeline};
-
-fn exec(pid: u32, filename: &str, argv: &[&str]) -> Record {
-    Record {
-        ts: 1,
-        body: RecordBody::Lifecycle(ProcessLifecycle::Exec {
-            pid,
-            tid: pid,
-            filename: filename.as_bytes().to_vec().into(),
-            argv: argv.iter().map(|a| a.as_bytes().to_vec().into()).collect(),
-            old_tid: None,
-        }),
-    }
-}
-
-fn spawn(parent: u32, child: u32) -> Record {
-    Record {
-        ts: 1,
-        body: RecordBody::Lifecycle(ProcessLifecycle::Spawn {
-            parent_pid: parent,
-            parent_tid: parent,
-            child_pid: child,
-            child_tid: child,
-            clone_flags: 0x11,
-        }),
-    }
-}
+use crate::state::testing::{exec, fold, spawn};
+use crate::state::Timeline;
 
 fn accounts() -> Record {
     let raw = |name: &str, content: &str| RawFile {
@@ -61,28 +35,18 @@ fn accounts() -> Record {
 
 /// nginx (100) -> bash (101) -> cat (102), as root.
 fn timeline() -> Timeline {
-    let mut t = Timeline::default();
-    let records = [
+    fold(&[
         accounts(),
         exec(100, "/usr/sbin/nginx", &["nginx", "-g", "daemon off;"]),
-        spawn(100, 101),
+        spawn(100, 101, 0x11),
         exec(101, "/bin/bash", &["bash", "-c", "cat /etc/shadow"]),
-        spawn(101, 102),
+        spawn(101, 102, 0x11),
         exec(
             102,
             "/usr/bin/cat",
             &["cat", "/etc/shadow", "--password=hunter2"],
         ),
-    ];
-    let mut f = Folder {
-        t: &mut t,
-        node: NodeClock::default(),
-        little_endian: true,
-    };
-    for (i, r) in records.iter().enumerate() {
-        f.fold(i as u64 + 1, r);
-    }
-    t
+    ])
 }
 
 fn nr(name: &str) -> u32 {

@@ -426,26 +426,47 @@ impl RuleSet {
     /// Enables or disables rules by name glob (`*` matches anything, `/` included) or, with
     /// `tag:NAME`, every rule with that tag. Returns how many rules matched.
     pub fn set_enabled(&mut self, selector: &str, enabled: bool) -> Result<usize, String> {
-        let matches: Box<dyn Fn(&RuleDef) -> bool> = match selector.strip_prefix("tag:") {
-            Some(tag) => {
-                let tag = tag.to_owned();
-                Box::new(move |r: &RuleDef| r.tags.contains(&tag))
-            }
-            None => {
-                let glob = globset::GlobBuilder::new(selector)
-                    .literal_separator(false)
-                    .build()
-                    .map_err(|e| format!("invalid rule name pattern '{selector}': {e}"))?
-                    .compile_matcher();
-                Box::new(move |r: &RuleDef| glob.is_match(&r.name))
-            }
-        };
+        let selector = RuleSelector::parse(selector)?;
         let mut count = 0;
-        for rule in self.rules.iter_mut().filter(|r| matches(r)) {
+        for rule in self
+            .rules
+            .iter_mut()
+            .filter(|r| selector.matches(&r.name, &r.tags))
+        {
             rule.enabled = enabled;
             count += 1;
         }
         Ok(count)
+    }
+}
+
+/// Which rules an `--enable`/`--disable` names: a glob on rule names (`*` matches anything,
+/// `/` included), or `tag:NAME`.
+#[derive(Debug)]
+pub enum RuleSelector {
+    Name(globset::GlobMatcher),
+    Tag(String),
+}
+
+impl RuleSelector {
+    pub fn parse(selector: &str) -> Result<RuleSelector, String> {
+        Ok(match selector.strip_prefix("tag:") {
+            Some(tag) => RuleSelector::Tag(tag.to_owned()),
+            None => RuleSelector::Name(
+                globset::GlobBuilder::new(selector)
+                    .literal_separator(false)
+                    .build()
+                    .map_err(|e| format!("invalid rule name pattern '{selector}': {e}"))?
+                    .compile_matcher(),
+            ),
+        })
+    }
+
+    pub fn matches(&self, name: &str, tags: &[String]) -> bool {
+        match self {
+            RuleSelector::Name(glob) => glob.is_match(name),
+            RuleSelector::Tag(tag) => tags.contains(tag),
+        }
     }
 }
 
