@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use rhf_analyzer::commands::event_filter::{parse_syscall_name, EventFilter};
 use rhf_analyzer::commands::{
-    env, findings, info, lsof, netstat, print, ps, rules, scan, summary, verify,
+    env, findings, info, lsof, netstat, print, ps, report, rules, scan, summary, timeline, verify,
 };
 use rhf_analyzer::redact::Redactor;
 use rhf_analyzer::render::count::{self, Column, SortBy};
@@ -53,13 +53,17 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Show secret-looking values of the recorder's command line (redacted by default).
+        #[arg(long)]
+        show_secrets: bool,
     },
     /// Recompute every checksum and the hash chain; print the digest when intact.
     #[command(after_help = EXIT_CODES)]
     Verify { file: PathBuf },
     /// Processes at snapshot time: PID PPID USER START TTY CONTAINER EXE CMD.
     ///
-    /// Command-line values of secret-looking flags are redacted (docs/REDACTION.md).
+    /// Command-line values of secret-looking flags and token-shaped secrets (cloud keys,
+    /// JWTs...) are redacted unless --show-secrets (docs/REDACTION.md).
     #[command(after_help = EXIT_CODES)]
     Ps {
         /// A trace holding a `/proc` snapshot (`rhf-record snapshot`).
@@ -176,6 +180,8 @@ enum Command {
     /// such calls into `<unfinished ...>` and `<... resumed>` lines; rhf never does). Strings
     /// are quoted as strace quotes them and end in `...` when the recorder kept only their
     /// start. Records of lost events are reported on stderr (in the JSON stream with --json).
+    /// Secrets in argv, strings and buffers are redacted unless --show-secrets
+    /// (docs/REDACTION.md).
     #[command(after_help = EXIT_CODES)]
     Print {
         file: PathBuf,
@@ -196,6 +202,10 @@ enum Command {
         /// lifecycle lines are then left out.
         #[arg(long, value_name = "EXPR")]
         filter: Option<String>,
+        /// Show secrets in execve argv, strings and buffers instead of
+        /// [REDACTED:<sha256 prefix>] markers (the environment is always only counted).
+        #[arg(long)]
+        show_secrets: bool,
     },
     /// Indicators of compromise in the snapshot (docs/FINDINGS.md), sorted by pid.
     /// Falco rules over the trace: alerts in Falco's text format, or its JSON format.
@@ -239,6 +249,52 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
         threads: Option<u32>,
     },
+    /// A chronological account of the trace: process starts, execs and exits, file opens,
+    /// reads, writes, renames, unlinks and mode changes, connects, accepts, binds, privilege
+    /// changes, rule alerts, the processes running at capture start (docs/TIMELINE.md).
+    ///
+    /// Runs of reads or writes of one descriptor by one thread collapse into one line with a
+    /// count, bytes and time span. Command-line secrets and environment values are redacted
+    /// unless --show-secrets. Alerts come from rhf's built-in rules, or the -r files.
+    #[command(after_help = EXIT_CODES)]
+    Timeline {
+        file: PathBuf,
+        /// text (for people), jsonl or csv (columns for timeline tools such as Timesketch).
+        #[arg(long, value_name = "FORMAT", default_value = "text")]
+        format: timeline::Format,
+        /// Only this process (or thread).
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+        /// With --pid: the process and all its descendants.
+        #[arg(long, requires = "pid")]
+        subtree: bool,
+        /// Start here: ISO 8601 (2026-11-28T10:20:05.5Z), Unix seconds, or an offset from the
+        /// capture start (+2.5s, +150ms, +1m).
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        from: Option<String>,
+        /// End here, inclusive: the same forms as --from; an absolute time covers the unit of
+        /// its last digit (--to 10:20:05Z includes 10:20:05.7).
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        to: Option<String>,
+        /// Only events this rule condition holds for (docs/RULES.md).
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+        /// Rules for the alerts: a file or directory; repeatable, loaded in order.
+        #[arg(short = 'r', long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
+        /// Leave rule alerts out.
+        #[arg(long, conflicts_with = "rules")]
+        no_alerts: bool,
+        /// One line per event: do not collapse runs of reads and writes.
+        #[arg(long)]
+        no_collapse: bool,
+        /// Show command-line secrets and environment values.
+        #[arg(long)]
+        show_secrets: bool,
+        /// Worker threads (default: one per core); the output does not depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        threads: Option<u32>,
+    },
     #[command(after_help = EXIT_CODES)]
     Findings {
         /// A trace holding a `/proc` snapshot (`rhf-record snapshot`).
@@ -249,6 +305,37 @@ enum Command {
         /// Show secret values in the evidence instead of [REDACTED:<sha256 prefix>] markers.
         #[arg(long)]
         show_secrets: bool,
+    },
+    /// One document for a ticket: capture metadata and integrity, alerts by priority with
+    /// their evidence, findings, the process tree, top syscalls, files and connections, and
+    /// the timeline around each alert (docs/REPORT.md; JSON: docs/report-schema.md).
+    ///
+    /// Markdown renders in GitHub, GitLab and Jira; HTML is one self-contained file (inline
+    /// CSS and SVG, nothing external). Secrets are redacted unless --show-secrets, and the
+    /// report says which. Exits 5 when a rules file has errors, as `rules` does.
+    #[command(after_help = EXIT_CODES)]
+    Report {
+        file: PathBuf,
+        /// A rules file or directory; repeatable, loaded in order (default: the built-in
+        /// rules).
+        #[arg(short = 'r', long = "rules", value_name = "RULES")]
+        rules: Vec<PathBuf>,
+        /// md (Markdown), html or json.
+        #[arg(long, value_name = "FORMAT", default_value = "md",
+              value_parser = ["md", "html", "json"])]
+        format: String,
+        /// Write the report to this new file (mode 0600) instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Replace OUT if it exists (never through a symbolic link).
+        #[arg(long)]
+        force: bool,
+        /// Show command-line secrets and environment values; the report says so.
+        #[arg(long)]
+        show_secrets: bool,
+        /// Worker threads (default: one per core); the report does not depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        threads: Option<u32>,
     },
 }
 
@@ -416,6 +503,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
             emit(&mut out, json, &found, |f| findings::render_table(f))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report {
+            file,
+            rules: paths,
+            format,
+            output,
+            force,
+            show_secrets,
+            threads,
+        } => {
+            let opts = report::Options {
+                file,
+                rules: paths,
+                format: format.parse().map_err(UsageError)?,
+                output,
+                force,
+                show_secrets,
+                threads: threads.map(|n| n as usize),
+            };
+            match report::run(&opts, &mut out)? {
+                report::Outcome::RulesInvalid(e) => {
+                    eprintln!("rhf-analyze: error: the rules do not load:");
+                    for err in &e.0 {
+                        eprintln!("{}", rhf_analyzer::escape::escape_str(&err.to_string()));
+                    }
+                    Ok(ExitCode::from(EXIT_RULES_INVALID))
+                }
+                report::Outcome::Written {
+                    to,
+                    alerts,
+                    findings,
+                    notes,
+                } => {
+                    for n in &notes {
+                        note(n);
+                    }
+                    note(&format!(
+                        "report written to {}: {alerts} alert(s), {findings} finding(s)",
+                        rhf_analyzer::escape::escape_str(&to)
+                    ));
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
         Command::Summary {
             file,
             sort,
@@ -460,11 +590,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             syscalls,
             failed,
             filter,
+            show_secrets,
         } => {
             let reader = trace::open(&file)?;
             let opts = print::Options {
                 json,
                 filter: event_filter(&reader, &pids, &syscalls, failed, filter.as_deref())?,
+                redactor: Redactor::new(show_secrets),
             };
             let failed_chunks = print::run(&reader, &opts, &mut out, &mut |n| note(n))?;
             for n in scan::integrity_notes(&reader, &failed_chunks) {
@@ -553,9 +685,96 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 _ => Ok(ExitCode::SUCCESS),
             }
         }
-        Command::Info { file, json } => {
+        Command::Timeline {
+            file,
+            format,
+            pid,
+            subtree,
+            from,
+            to,
+            filter,
+            rules: paths,
+            no_alerts,
+            no_collapse,
+            show_secrets,
+            threads,
+        } => {
             let reader = trace::open(&file)?;
-            let summary = info::collect(&file.display().to_string(), &reader);
+            let time = |text: Option<String>, flag: &str| {
+                text.map(|t| {
+                    let parsed = if flag == "--to" {
+                        rhf_analyzer::timeline::parse_time_end(&t, reader.header())
+                    } else {
+                        rhf_analyzer::timeline::parse_time(&t, reader.header())
+                    };
+                    parsed.map_err(|e| UsageError(format!("{flag}: {e}")))
+                })
+                .transpose()
+            };
+            let (from, to) = (time(from, "--from")?, time(to, "--to")?);
+            let filter = filter
+                .map(|text| {
+                    ConditionFilter::new(&text, &reader)
+                        .map_err(|e| UsageError(format!("--filter: {e}")))
+                })
+                .transpose()?;
+            let engine = if no_alerts {
+                None
+            } else {
+                match rules::load(&rules::LoadOptions {
+                    paths,
+                    ..Default::default()
+                }) {
+                    Ok(e) => Some(e),
+                    Err(e) => {
+                        eprintln!("rhf-analyze: error: the rules do not load:");
+                        for err in &e.0 {
+                            eprintln!("{}", rhf_analyzer::escape::escape_str(&err.to_string()));
+                        }
+                        return Ok(ExitCode::from(EXIT_RULES_INVALID));
+                    }
+                }
+            };
+            let opts = rhf_analyzer::timeline::Options {
+                pid,
+                subtree,
+                from,
+                to,
+                filter,
+                collapse: !no_collapse,
+                alerts: !no_alerts,
+            };
+            let redactor = Redactor::new(show_secrets);
+            let threads = threads.map(|n| n as usize);
+            let found = scan::in_pool(threads, || {
+                rhf_analyzer::timeline::collect(&reader, engine.as_ref(), &redactor, &opts)
+            })??;
+            for n in &found.notes {
+                note(&rhf_analyzer::escape::escape_str(n));
+            }
+            for n in scan::integrity_notes(&reader, &found.failed_chunks) {
+                note(&n);
+            }
+            let clock = rhf_analyzer::clock::Clock::from_header(reader.header());
+            timeline::write(&mut out, &found.entries, &clock, format, threads)?;
+            note(&format!(
+                "{} entries, {} alert(s)",
+                found.entries.len(),
+                found.alerts
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Info {
+            file,
+            json,
+            show_secrets,
+        } => {
+            let reader = trace::open(&file)?;
+            let summary = info::collect(
+                &file.display().to_string(),
+                &reader,
+                &Redactor::new(show_secrets),
+            );
             if json {
                 serde_json::to_writer_pretty(&mut out, &summary).map_err(std::io::Error::from)?;
                 writeln!(out)?;

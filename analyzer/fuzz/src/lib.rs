@@ -56,7 +56,12 @@ fn lists() -> &'static [(String, Vec<String>)] {
     LISTS_OWNED.get_or_init(|| {
         LISTS
             .iter()
-            .map(|(name, items)| (name.to_string(), items.iter().map(|s| s.to_string()).collect()))
+            .map(|(name, items)| {
+                (
+                    name.to_string(),
+                    items.iter().map(|s| s.to_string()).collect(),
+                )
+            })
             .collect()
     })
 }
@@ -95,7 +100,10 @@ pub fn exercise_condition(data: &[u8]) {
         ),
         Err(e) => {
             assert!(!e.message.is_empty(), "empty compile error message");
-            assert_eq!(e.in_macro, None, "an error inside a macro, with no macros defined");
+            assert_eq!(
+                e.in_macro, None,
+                "an error inside a macro, with no macros defined"
+            );
             check_offset(text, &subst, e.offset, "compile error");
         }
     }
@@ -106,11 +114,20 @@ pub fn exercise_condition(data: &[u8]) {
 /// substituted means the text is unchanged; `used` names known lists, each once.
 fn check_substitution(original: &str, subst: &Substituted) {
     if subst.used.is_empty() {
-        assert_eq!(subst.text, original, "text changed with no list substituted");
+        assert_eq!(
+            subst.text, original,
+            "text changed with no list substituted"
+        );
     }
     for (n, name) in subst.used.iter().enumerate() {
-        assert!(lookup(name).is_some(), "used names '{name}', which is not a list");
-        assert!(!subst.used[..n].contains(name), "'{name}' recorded twice in used");
+        assert!(
+            lookup(name).is_some(),
+            "used names '{name}', which is not a list"
+        );
+        assert!(
+            !subst.used[..n].contains(name),
+            "'{name}' recorded twice in used"
+        );
     }
     let new_len = subst.text.len();
     let mut previous = 0;
@@ -158,7 +175,11 @@ fn check_offset(original: &str, subst: &Substituted, offset: usize, what: &str) 
 fn check_expr(expr: &Expr, len: usize) {
     match expr {
         Expr::And(operands) | Expr::Or(operands) => {
-            assert!(operands.len() >= 2, "and/or with {} operand(s)", operands.len());
+            assert!(
+                operands.len() >= 2,
+                "and/or with {} operand(s)",
+                operands.len()
+            );
             for e in operands {
                 check_expr(e, len);
             }
@@ -213,15 +234,16 @@ fn has_macro(expr: &Expr) -> bool {
 pub fn exercise_rules(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let mut set = RuleSet::default();
-    match set.load_str("fuzz.yaml", &text) {
-        Err(errors) => {
-            assert!(!errors.0.is_empty(), "load failed without an error");
-            // "On error nothing changes."
-            assert_eq!(set, RuleSet::default(), "a failed load changed the rule set");
-            let _ = errors.to_string();
-            return;
-        }
-        Ok(()) => {}
+    if let Err(errors) = set.load_str("fuzz.yaml", &text) {
+        assert!(!errors.0.is_empty(), "load failed without an error");
+        // "On error nothing changes."
+        assert_eq!(
+            set,
+            RuleSet::default(),
+            "a failed load changed the rule set"
+        );
+        let _ = errors.to_string();
+        return;
     }
     for w in &set.warnings {
         let _ = w.to_string();

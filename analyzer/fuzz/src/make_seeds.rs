@@ -17,7 +17,10 @@ use serde_json::Value;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let corpus = PathBuf::from(args.next().ok_or("usage: make-seeds CORPUS_DIR RULES_DIR...")?);
+    let corpus = PathBuf::from(
+        args.next()
+            .ok_or("usage: make-seeds CORPUS_DIR RULES_DIR...")?,
+    );
     let rules_dirs: Vec<PathBuf> = args.map(PathBuf::from).collect();
     if rules_dirs.is_empty() {
         return Err("usage: make-seeds CORPUS_DIR RULES_DIR...".into());
@@ -39,9 +42,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let dir_name = name_of(dir);
         for path in paths {
             let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            fs::write(files_dir.join(format!("{dir_name}-{}", name_of(&path))), &text)?;
+            fs::write(
+                files_dir.join(format!("{dir_name}-{}", name_of(&path))),
+                &text,
+            )?;
             files += 1;
-            let stem = path.file_stem().map_or("rules".into(), |s| s.to_string_lossy());
+            let stem = path
+                .file_stem()
+                .map_or("rules".into(), |s| s.to_string_lossy());
             let items: Vec<Value> = match serde_saphyr::from_str(&text) {
                 Ok(Value::Array(items)) => items,
                 Ok(_) => Vec::new(),

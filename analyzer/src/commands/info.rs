@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::escape::escape_bytes;
+use crate::redact::Redactor;
 use crate::trace::{for_each_chunk, Integrity};
 
 /// Everything `info` reports; serialized as is for `--json`.
@@ -54,7 +55,9 @@ pub struct CaptureSummary {
     pub duration_seconds: Option<f64>,
 }
 
-pub fn collect(file: &str, reader: &TraceReader) -> TraceInfo {
+/// What `info` shows of `reader`. The recorder's command line holds the traced command's
+/// arguments: secret-looking values are redacted unless `redactor` shows secrets.
+pub fn collect(file: &str, reader: &TraceReader, redactor: &Redactor) -> TraceInfo {
     let header = reader.header();
     let clock = Clock::from_header(header);
     let counts = Mutex::new((BTreeMap::<u8, u64>::new(), 0u64));
@@ -90,9 +93,15 @@ pub fn collect(file: &str, reader: &TraceReader) -> TraceInfo {
             mode: header.capture.mode.name(),
             backend: crate::escape::escape_str(&header.capture.backend),
             recorder_version: crate::escape::escape_str(&header.capture.recorder_version),
-            command_line: header
-                .capture
-                .command_line
+            command_line: redactor
+                .argv(
+                    &header
+                        .capture
+                        .command_line
+                        .iter()
+                        .map(|a| a.to_vec())
+                        .collect::<Vec<_>>(),
+                )
                 .iter()
                 .map(|a| escape_bytes(a))
                 .collect(),

@@ -5,6 +5,10 @@
 //! threads can step back in time where strace would have split a call into `<unfinished ...>`
 //! and `<... resumed>` lines. Chunks are rendered in parallel a batch at a time and written in
 //! file order, so memory stays bounded and `| head` stops early.
+//!
+//! Unless `--show-secrets`, execve's argv is redacted as a command line, and strings, buffers
+//! and paths by the free-text rules (token shapes, URL passwords, secret flags and variables
+//! among their words); the environment only ever shows as a count (docs/REDACTION.md).
 
 use std::io::Write;
 
@@ -14,6 +18,7 @@ use rhf_format::{ChunkInfo, FormatError, ProcessLifecycle, RecordBody, Source, T
 
 use super::event_filter::EventFilter;
 use crate::clock::Clock;
+use crate::redact::Redactor;
 use crate::render::{json, line};
 
 /// What to print and how.
@@ -21,6 +26,8 @@ use crate::render::{json, line};
 pub struct Options {
     pub json: bool,
     pub filter: EventFilter,
+    /// Secrets shown or hidden (the default hides them).
+    pub redactor: Redactor,
 }
 
 /// What rendering a chunk leaves besides its text: stderr notes (loss notices in the text
@@ -83,6 +90,7 @@ fn render_chunk<S: Source>(
 ) -> Rendered {
     let mut notes = Vec::new();
     let filter = &opts.filter;
+    let redactor = &opts.redactor;
     let walked = reader.chunk_records(info).and_then(|records| {
         let mut num = start;
         records.for_each_ref(|r| {
@@ -95,10 +103,11 @@ fn render_chunk<S: Source>(
                     {
                         return;
                     }
+                    let never_fails = filter.never_fails();
                     if opts.json {
-                        json::syscall(ev, r.ts, clock, filter.never_fails(), text);
+                        json::syscall_with(ev, r.ts, clock, never_fails, redactor, text);
                     } else {
-                        line::syscall(ev, r.ts, clock, filter.never_fails(), text);
+                        line::syscall_with(ev, r.ts, clock, never_fails, redactor, text);
                     }
                 }
                 // A --filter condition selects syscall events only.
@@ -108,7 +117,7 @@ fn render_chunk<S: Source>(
                         return;
                     }
                     if opts.json {
-                        push_json(&json::lifecycle(ev, r.ts, clock), text);
+                        push_json(&json::lifecycle_with(ev, r.ts, clock, redactor), text);
                     } else {
                         line::lifecycle(ev, r.ts, clock, text);
                     }

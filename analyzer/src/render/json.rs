@@ -3,6 +3,8 @@
 //! Arguments are named by the syscall table (`arg0`... when it has no entry) and typed: numbers
 //! as numbers, flag sets as their symbolic text, descriptors with their target, strings and
 //! buffers with their captured bytes escaped (`crate::escape`) and their full length.
+//! Secrets are redacted as in the text view (`super::line`): argv by the command-line rules,
+//! strings, buffers and paths by the free-text rules, the environment only counted.
 
 use std::borrow::Cow;
 
@@ -19,6 +21,7 @@ use super::flags;
 use super::signals::{si_code_name, signal_name};
 use crate::clock::Clock;
 use crate::escape::escape_bytes;
+use crate::redact::Redactor;
 
 fn base(event: &str, ts: u64, clock: &Clock, pid: u32, tid: u32) -> Map<String, Value> {
     let mut m = Map::new();
@@ -30,13 +33,26 @@ fn base(event: &str, ts: u64, clock: &Clock, pid: u32, tid: u32) -> Map<String, 
     m
 }
 
-/// Appends one syscall as a JSON line. The object is serialized straight from the event
-/// (keys in alphabetical order, like the other objects): millions of events go through here.
+/// One syscall as a JSON line, secrets redacted: [`syscall_with`] and the default
+/// [`Redactor`].
 pub fn syscall(
     ev: &SyscallEvent,
     ts: u64,
     clock: &Clock,
     never_fails: &SyscallSet,
+    out: &mut String,
+) {
+    syscall_with(ev, ts, clock, never_fails, &Redactor::default(), out);
+}
+
+/// Appends one syscall as a JSON line. The object is serialized straight from the event
+/// (keys in alphabetical order, like the other objects): millions of events go through here.
+pub fn syscall_with(
+    ev: &SyscallEvent,
+    ts: u64,
+    clock: &Clock,
+    never_fails: &SyscallSet,
+    redactor: &Redactor,
     out: &mut String,
 ) {
     let name = syscall_name(ev.abi, ev.nr);
@@ -55,10 +71,16 @@ pub fn syscall(
             resolved: Some(r), ..
         }) = arg
         {
-            resolved.push((arg_name.clone(), escape_bytes(r)));
+            resolved.push((arg_name.clone(), escape_bytes(&redactor.text(r))));
         }
         // execve and execveat: the second string array is the environment.
-        let value = arg_value(&name, arg, arg_spec.map(|a| a.kind), string_lists == 2);
+        let value = arg_value(
+            &name,
+            arg,
+            arg_spec.map(|a| a.kind),
+            string_lists == 2,
+            redactor,
+        );
         args.push((arg_name, value));
     }
     let finished = !ev.unfinished;
@@ -145,7 +167,13 @@ enum ArgJson {
     Other(Value),
 }
 
-fn arg_value(syscall: &str, arg: &Arg, kind: Option<ArgKind>, is_env: bool) -> ArgJson {
+fn arg_value(
+    syscall: &str,
+    arg: &Arg,
+    kind: Option<ArgKind>,
+    is_env: bool,
+    redactor: &Redactor,
+) -> ArgJson {
     let flag_text = |v: u64| -> Option<ArgJson> {
         match kind {
             Some(ArgKind::Flags(set)) if set != FlagSet::Other => {
@@ -174,9 +202,9 @@ fn arg_value(syscall: &str, arg: &Arg, kind: Option<ArgKind>, is_env: bool) -> A
                 kind,
             }
         }
-        Arg::Path(p) => ArgJson::Text(escape_bytes(&p.raw)),
+        Arg::Path(p) => ArgJson::Text(escape_bytes(&redactor.text(&p.raw))),
         Arg::Str(c) | Arg::Buf(c) => ArgJson::Capture {
-            data: escape_bytes(&c.data),
+            data: escape_bytes(&redactor.text(&c.data)),
             full_len: c.full_len,
         },
         // The environment holds secrets; like the text view, only its size is shown.
@@ -185,7 +213,10 @@ fn arg_value(syscall: &str, arg: &Arg, kind: Option<ArgKind>, is_env: bool) -> A
             truncated: *truncated,
         },
         Arg::StrList(items, truncated) => ArgJson::List {
-            items: items.iter().map(|i| escape_bytes(i)).collect(),
+            items: super::line::redacted_argv(items, redactor)
+                .iter()
+                .map(|i| escape_bytes(i))
+                .collect(),
             truncated: *truncated,
         },
         Arg::Sockaddr(a) => ArgJson::Other(sockaddr(a)),
@@ -219,8 +250,14 @@ fn sockaddr(a: &SockAddr) -> Value {
     }
 }
 
-/// Every lifecycle kind, with its facts (the text view prints only exits and supersedes).
+/// A lifecycle record, secrets redacted: [`lifecycle_with`] and the default [`Redactor`].
 pub fn lifecycle(ev: &ProcessLifecycle, ts: u64, clock: &Clock) -> Value {
+    lifecycle_with(ev, ts, clock, &Redactor::default())
+}
+
+/// Every lifecycle kind, with its facts (the text view prints only exits and supersedes); an
+/// exec's argv redacted as a command line, its file name by the free-text rules.
+pub fn lifecycle_with(ev: &ProcessLifecycle, ts: u64, clock: &Clock, redactor: &Redactor) -> Value {
     let m = match ev {
         ProcessLifecycle::Spawn {
             parent_pid,
@@ -245,8 +282,14 @@ pub fn lifecycle(ev: &ProcessLifecycle, ts: u64, clock: &Clock) -> Value {
             old_tid,
         } => {
             let mut m = base("exec", ts, clock, *pid, *tid);
-            m.insert("filename".into(), escape_bytes(filename).into());
-            let argv: Vec<String> = argv.iter().map(|a| escape_bytes(a)).collect();
+            m.insert(
+                "filename".into(),
+                escape_bytes(&redactor.text(filename)).into(),
+            );
+            let argv: Vec<String> = super::line::redacted_argv(argv, redactor)
+                .iter()
+                .map(|a| escape_bytes(a))
+                .collect();
             m.insert("argv".into(), argv.into());
             m.insert("old_tid".into(), (*old_tid).into());
             m

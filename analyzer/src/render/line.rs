@@ -1,4 +1,8 @@
 //! One trace event as one `strace -f -ttt -T -yy` line (output to a file: `PID  ` prefix).
+//!
+//! Secrets are redacted before quoting (docs/REDACTION.md): execve's argv by the command-line
+//! rules, string, buffer and path arguments by the free-text rules (token shapes, URL
+//! passwords, secret flags and variables among their words); the environment is only counted.
 
 use std::fmt::Write;
 
@@ -9,6 +13,7 @@ use super::calls::{negated_errno, returns_address, syscall_name, SyscallSet};
 use super::signals::{si_code_name, signal_name};
 use super::{errno, fd, flags, quote};
 use crate::clock::Clock;
+use crate::redact::Redactor;
 
 /// strace pads the text before ` = ` to this column.
 const RESULT_COLUMN: usize = 40;
@@ -24,12 +29,25 @@ pub fn prefix(tid: u32, clock: &Clock, ts: u64, out: &mut String) {
     );
 }
 
-/// A syscall line: name, arguments, return value, duration; ends with a newline.
+/// A syscall line, secrets redacted: [`syscall_with`] and the default [`Redactor`].
 pub fn syscall(
     ev: &SyscallEvent,
     ts: u64,
     clock: &Clock,
     never_fails: &SyscallSet,
+    out: &mut String,
+) {
+    syscall_with(ev, ts, clock, never_fails, &Redactor::default(), out);
+}
+
+/// A syscall line: name, arguments (secrets as `redactor` decides), return value, duration;
+/// ends with a newline.
+pub fn syscall_with(
+    ev: &SyscallEvent,
+    ts: u64,
+    clock: &Clock,
+    never_fails: &SyscallSet,
+    redactor: &Redactor,
     out: &mut String,
 ) {
     let start = out.len();
@@ -38,7 +56,7 @@ pub fn syscall(
     let spec = sysent::spec(ev.abi, ev.nr);
     out.push_str(&name);
     out.push('(');
-    args(ev, &name, spec, out);
+    args(ev, &name, spec, redactor, out);
     out.push(')');
     let col = out.len() - start;
     let pad = RESULT_COLUMN.saturating_sub(col).max(1);
@@ -50,7 +68,7 @@ pub fn syscall(
         out.push_str("?\n");
         return;
     }
-    ret(ev, spec, &name, never_fails, out);
+    ret(ev, spec, &name, never_fails, redactor, out);
     let _ = writeln!(
         out,
         " <{}.{:06}>",
@@ -59,7 +77,13 @@ pub fn syscall(
     );
 }
 
-fn args(ev: &SyscallEvent, name: &str, spec: Option<&SyscallSpec>, out: &mut String) {
+fn args(
+    ev: &SyscallEvent,
+    name: &str,
+    spec: Option<&SyscallSpec>,
+    redactor: &Redactor,
+    out: &mut String,
+) {
     let mut open_flags = None;
     let mut string_lists = 0;
     let mut first = true;
@@ -83,11 +107,13 @@ fn args(ev: &SyscallEvent, name: &str, spec: Option<&SyscallSpec>, out: &mut Str
                 let is_dirfd = kind == Some(ArgKind::DirFd) || (kind.is_none() && *n == -100);
                 fd::fd(*n, target.as_deref(), is_dirfd, out);
             }
-            Arg::Path(p) => quote::quoted(&p.raw, out),
+            Arg::Path(p) => quote::quoted(&redactor.text(&p.raw), out),
             Arg::Buf(c) if kind == Some(ArgKind::FdPair) => fd_pair(&c.data, out),
             // An iovec array is kept as its buffers joined: one string, not strace's
             // `[{iov_base=..., iov_len=...}]`.
-            Arg::Str(c) | Arg::Buf(c) => quote::quoted_capture(&c.data, c.full_len, out),
+            Arg::Str(c) | Arg::Buf(c) => {
+                quote::quoted_capture_shown(&redactor.text(&c.data), c.data.len(), c.full_len, out)
+            }
             Arg::StrList(items, truncated) => {
                 string_lists += 1;
                 // execve and execveat: the second string array is the environment, whatever
@@ -95,7 +121,7 @@ fn args(ev: &SyscallEvent, name: &str, spec: Option<&SyscallSpec>, out: &mut Str
                 if string_lists == 2 {
                     env_count(items.len(), *truncated, out);
                 } else {
-                    string_list(items, *truncated, out);
+                    string_list(items, *truncated, redactor, out);
                 }
             }
             Arg::Sockaddr(a) => fd::sockaddr(a, out),
@@ -160,10 +186,17 @@ fn fd_pair(data: &[u8], out: &mut String) {
     }
 }
 
-/// `["ls", "-l"]`, with `...` as a last element when the recorder kept only the first items.
-fn string_list(items: &[rhf_format::Bytes], truncated: bool, out: &mut String) {
+/// `["ls", "-l"]`, with `...` as a last element when the recorder kept only the first items;
+/// secret values replaced as on a command line.
+fn string_list(
+    items: &[rhf_format::Bytes],
+    truncated: bool,
+    redactor: &Redactor,
+    out: &mut String,
+) {
+    let shown = redacted_argv(items, redactor);
     out.push('[');
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in shown.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
@@ -173,6 +206,19 @@ fn string_list(items: &[rhf_format::Bytes], truncated: bool, out: &mut String) {
         out.push_str(if items.is_empty() { "..." } else { ", ..." });
     }
     out.push(']');
+}
+
+/// An argv as shown: the items themselves with `--show-secrets`, else redacted copies.
+pub(crate) fn redacted_argv<'a>(
+    items: &'a [rhf_format::Bytes],
+    redactor: &Redactor,
+) -> Vec<std::borrow::Cow<'a, [u8]>> {
+    use std::borrow::Cow;
+    if redactor.show_secrets {
+        return items.iter().map(|i| Cow::Borrowed(i.as_slice())).collect();
+    }
+    let argv: Vec<Vec<u8>> = items.iter().map(|i| i.to_vec()).collect();
+    redactor.argv(&argv).into_iter().map(Cow::Owned).collect()
 }
 
 /// strace shows the environment as a count: `/* 35 vars */`. (It prints the array's address
@@ -188,6 +234,7 @@ fn ret(
     spec: Option<&SyscallSpec>,
     name: &str,
     never_fails: &SyscallSet,
+    redactor: &Redactor,
     out: &mut String,
 ) {
     if !never_fails.contains(ev.abi, ev.nr) {
@@ -216,7 +263,7 @@ fn ret(
     }
     let _ = write!(out, "{signed}");
     if kind == Some(RetKind::Fd) || (kind.is_none() && opens_path(name)) {
-        new_fd_target(ev, out);
+        new_fd_target(ev, redactor, out);
     }
 }
 
@@ -226,15 +273,15 @@ fn opens_path(name: &str) -> bool {
 
 /// The target of a descriptor a call just opened: the path it opened, resolved when the
 /// recorder could. (strace reads `/proc/PID/fd/N`, which is always absolute.)
-fn new_fd_target(ev: &SyscallEvent, out: &mut String) {
+fn new_fd_target(ev: &SyscallEvent, redactor: &Redactor, out: &mut String) {
     let path = ev.args.iter().find_map(|a| match a {
         Arg::Path(p) => Some(p),
         _ => None,
     });
     if let Some(p) = path {
         match &p.resolved {
-            Some(r) => quote::angle_bracketed(r, out),
-            None if p.raw.starts_with(b"/") => quote::angle_bracketed(&p.raw, out),
+            Some(r) => quote::angle_bracketed(&redactor.text(r), out),
+            None if p.raw.starts_with(b"/") => quote::angle_bracketed(&redactor.text(&p.raw), out),
             None => {}
         }
     }

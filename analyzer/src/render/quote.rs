@@ -11,8 +11,14 @@ pub fn quoted(bytes: &[u8], out: &mut String) {
 
 /// [`quoted`], followed by `...` when the capture holds fewer bytes than the value had.
 pub fn quoted_capture(bytes: &[u8], full_len: u64, out: &mut String) {
-    quoted(bytes, out);
-    if (bytes.len() as u64) < full_len {
+    quoted_capture_shown(bytes, bytes.len(), full_len, out);
+}
+
+/// [`quoted_capture`] of a capture of `captured` bytes shown as `shown` (secrets replaced by
+/// markers of other lengths): `...` still says whether the capture was cut.
+pub fn quoted_capture_shown(shown: &[u8], captured: usize, full_len: u64, out: &mut String) {
+    quoted(shown, out);
+    if (captured as u64) < full_len {
         out.push_str("...");
     }
 }

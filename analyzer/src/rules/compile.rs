@@ -63,6 +63,16 @@ pub struct CompileError {
 const HASH_FROM: usize = 12;
 /// Macro expansion depth beyond which a macro is considered recursive.
 const MAX_MACRO_DEPTH: usize = 64;
+/// How deep a compiled condition may nest, macros expanded: the parser bounds one text to 256
+/// levels, but macros multiply that (a hostile file overflowed the stack). Upstream rules stay
+/// under 30; 400 levels compile within a 2 MiB stack even in a debug build (tested).
+const MAX_DEPTH: usize = 400;
+/// Tests, macro uses and literals one rule set may compile to, macros expanded: a macro used
+/// twice per level doubles the size at every level. Falco's three upstream files together
+/// use 5,962 (measured), so this leaves a wide margin while bounding time and memory.
+pub const DEFAULT_BUDGET: usize = 1_000_000;
+/// The share of the budget one rule may use (the largest upstream rule uses 561).
+pub const RULE_BUDGET: usize = 100_000;
 
 /// Where macros come from: their parsed conditions, by name.
 pub trait Macros {
@@ -77,11 +87,23 @@ impl Macros for HashMap<String, Result<Expr, CompileError>> {
     }
 }
 
-/// Compiles `expr`, expanding macros from `macros`.
+/// Compiles `expr`, expanding macros from `macros`, within [`DEFAULT_BUDGET`].
 pub fn compile(expr: &Expr, macros: &dyn Macros) -> Result<Node, CompileError> {
+    compile_within(expr, macros, &mut DEFAULT_BUDGET.clone())
+}
+
+/// Compiles `expr`, spending from `budget` one unit per test and per literal; several rules
+/// share one budget so a whole rule set stays bounded.
+pub fn compile_within(
+    expr: &Expr,
+    macros: &dyn Macros,
+    budget: &mut usize,
+) -> Result<Node, CompileError> {
     Compiler {
         macros,
         stack: Vec::new(),
+        depth: 0,
+        budget,
     }
     .expr(expr)
 }
@@ -115,10 +137,44 @@ struct Compiler<'m> {
     macros: &'m dyn Macros,
     /// Macros being expanded, outermost first (for cycle detection).
     stack: Vec<String>,
+    depth: usize,
+    budget: &'m mut usize,
 }
 
 impl Compiler<'_> {
     fn expr(&mut self, e: &Expr) -> Result<Node, CompileError> {
+        self.depth += 1;
+        let node = self.expr_inner(e);
+        self.depth -= 1;
+        node
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Result<Node, CompileError> {
+        let too = |what: String| CompileError {
+            offset: 0,
+            message: what,
+            in_macro: None,
+        };
+        if self.depth > MAX_DEPTH {
+            return Err(self.locate(too(format!(
+                "the condition nests more than {MAX_DEPTH} levels deep once macros are expanded"
+            ))));
+        }
+        let cost = match e {
+            Expr::Check(c) => match &c.rhs {
+                Some(Rhs::List(v, _)) => 1 + v.len(),
+                _ => 1,
+            },
+            _ => 1,
+        };
+        if *self.budget < cost {
+            return Err(self.locate(too(
+                "the rules compile to too many tests once macros and lists are expanded \
+                 (a macro used twice at every level doubles them)"
+                    .to_string(),
+            )));
+        }
+        *self.budget -= cost;
         Ok(match e {
             Expr::And(v) => Node::And(v.iter().map(|e| self.expr(e)).collect::<Result<_, _>>()?),
             Expr::Or(v) => Node::Or(v.iter().map(|e| self.expr(e)).collect::<Result<_, _>>()?),

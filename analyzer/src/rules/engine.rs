@@ -104,11 +104,18 @@ impl Engine {
                 .iter()
                 .map(|m| {
                     let subst = condition::substitute_lists(&m.condition, lookup);
-                    let parsed = condition::parse(&subst.text).map_err(|e| CompileError {
-                        offset: e.offset,
-                        message: e.message,
-                        in_macro: Some(m.name.clone()),
-                    });
+                    let parsed = overflow(&subst)
+                        .and_then(|()| {
+                            condition::parse(&subst.text).map_err(|e| CompileError {
+                                offset: e.offset,
+                                message: e.message,
+                                in_macro: None,
+                            })
+                        })
+                        .map_err(|e| CompileError {
+                            in_macro: Some(m.name.clone()),
+                            ..e
+                        });
                     (
                         m.name.clone(),
                         MacroBody {
@@ -124,16 +131,25 @@ impl Engine {
         let mut errors = Vec::new();
         let mut rules = Vec::new();
         let mut skipped = Vec::new();
+        let mut budget = compile::DEFAULT_BUDGET;
         let mut files = locate::Files::default();
         for def in &set.rules {
             let subst = condition::substitute_lists(&def.condition, lookup);
-            let compiled = condition::parse(&subst.text)
-                .map_err(|e| CompileError {
-                    offset: e.offset,
-                    message: e.message,
-                    in_macro: None,
+            let compiled = overflow(&subst)
+                .and_then(|()| {
+                    condition::parse(&subst.text).map_err(|e| CompileError {
+                        offset: e.offset,
+                        message: e.message,
+                        in_macro: None,
+                    })
                 })
-                .and_then(|expr| compile::compile(&expr, &macros))
+                .and_then(|expr| {
+                    let mut share = budget.min(compile::RULE_BUDGET);
+                    let start = share;
+                    let node = compile::compile_within(&expr, &macros, &mut share);
+                    budget -= start - share;
+                    node
+                })
                 .and_then(|node| {
                     Output::compile(&def.output)
                         .map(|o| (node, o))
@@ -366,6 +382,21 @@ impl Engine {
         self.reindex();
         Ok(n)
     }
+}
+
+/// A condition whose lists expand past the limit is refused whole.
+fn overflow(subst: &Substituted) -> Result<(), CompileError> {
+    if subst.overflow {
+        return Err(CompileError {
+            offset: 0,
+            message: format!(
+                "the lists in this condition expand to more than {} items",
+                condition::MAX_ITEMS
+            ),
+            in_macro: None,
+        });
+    }
+    Ok(())
 }
 
 fn error_at(origin: &Origin, item: &str, message: String) -> LoadError {

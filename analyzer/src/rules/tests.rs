@@ -183,3 +183,95 @@ fn macros_that_refer_to_themselves_are_an_error() {
         "{errors:?}"
     );
 }
+
+/// `count` items `prefix{i}` whose conditions each name the next one twice.
+fn doubling(kind: &str, count: usize) -> String {
+    let mut y = String::new();
+    for i in (0..count).rev() {
+        if i + 1 == count {
+            match kind {
+                "macro" => y.push_str(&format!("- macro: m{i}\n  condition: proc.name = x\n")),
+                _ => y.push_str(&format!("- list: l{i}\n  items: [x]\n")),
+            }
+        } else {
+            match kind {
+                "macro" => y.push_str(&format!(
+                    "- macro: m{i}\n  condition: m{n} and m{n}\n",
+                    n = i + 1
+                )),
+                _ => y.push_str(&format!("- list: l{i}\n  items: [l{n}, l{n}]\n", n = i + 1)),
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn exponential_macros_are_refused_quickly() {
+    let mut y = doubling("macro", 40);
+    y.push_str("- rule: r\n  desc: d\n  condition: evt.type = open and m0\n  output: o\n  priority: INFO\n");
+    let started = std::time::Instant::now();
+    let errors = compile_errors(&y);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("too many tests"), "{errors:?}");
+    assert!(started.elapsed().as_secs() < 20);
+}
+
+#[test]
+fn exponential_lists_are_refused_quickly() {
+    let mut y = doubling("list", 40);
+    y.push_str(
+        "- rule: r\n  desc: d\n  condition: proc.name in (l0)\n  output: o\n  priority: INFO\n",
+    );
+    let started = std::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, &y).unwrap();
+    // The loader refuses the lists, or the compiler refuses the condition: either way an error.
+    let refused = match RuleSet::load_paths(std::slice::from_ref(&path)) {
+        Err(_) => true,
+        Ok(set) => Engine::compile(&set, &CompileOptions::default()).is_err(),
+    };
+    assert!(refused);
+    assert!(started.elapsed().as_secs() < 20);
+}
+
+#[test]
+fn nesting_through_macros_is_bounded() {
+    // Each macro nests 200 `not`s and names the next: 64 macros would recurse 12,800 levels.
+    let nots = "not ".repeat(200);
+    let mut y = String::from("- macro: m63\n  condition: proc.name = x\n");
+    for i in (0..63).rev() {
+        y.push_str(&format!("- macro: m{i}\n  condition: {nots}m{}\n", i + 1));
+    }
+    y.push_str("- rule: r\n  desc: d\n  condition: evt.type = open and m0\n  output: o\n  priority: INFO\n");
+    // Run on a small stack, as a worker thread would: the limit must hold there too.
+    let errors = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || compile_errors(&y))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("levels deep"), "{errors:?}");
+}
+
+#[test]
+fn empty_lists_naming_each_other_are_refused_quickly() {
+    // No item ever comes out, but the names visited grow as 2^40.
+    let mut y = String::from("- list: l40\n  items: []\n");
+    for i in (0..40).rev() {
+        y.push_str(&format!("- list: l{i}\n  items: [l{n}, l{n}]\n", n = i + 1));
+    }
+    y.push_str(
+        "- rule: r\n  desc: d\n  condition: proc.name in (x, l0)\n  output: o\n  priority: INFO\n",
+    );
+    let started = std::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, &y).unwrap();
+    if let Ok(set) = RuleSet::load_paths(std::slice::from_ref(&path)) {
+        let _ = Engine::compile(&set, &CompileOptions::default());
+    }
+    assert!(started.elapsed().as_secs() < 20);
+}

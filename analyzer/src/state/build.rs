@@ -236,6 +236,21 @@ impl<'a> Folder<'a> {
                     *parent_pid
                 };
                 let start = self.t.clock.map(|c| c.unix_ns(ts));
+                self.t.spawned.entry(*child_pid).or_insert(ts);
+                // A vfork child may exec (and be recorded) before its parent's spawn record:
+                // a child already known, and not a reused pid of a process that exited, keeps
+                // its newer state and only learns its parent.
+                let reused = self.t.exits.get(child_pid).is_some_and(|e| e.ts <= ts);
+                if let Some(known) = self.t.latest(*child_pid).filter(|_| !reused) {
+                    if known.ppid == 0 {
+                        let mut s = known.clone();
+                        s.ppid = ppid;
+                        s.start_unix_ns = s.start_unix_ns.or(start);
+                        self.t.push(num, s);
+                    }
+                    return;
+                }
+                self.t.exits.remove(child_pid);
                 let child = ProcState::forked(&parent, *child_pid, ppid, start);
                 self.t.push(num, child);
                 self.t.spawned.insert(*child_pid, ts);

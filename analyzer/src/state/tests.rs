@@ -84,3 +84,16 @@ fn hostile_parent_cycles_end() {
     let t = fold(&[spawn(1, 2, 0), spawn(2, 1, 0)]);
     assert!(t.ancestors(2, 2).count() <= MAX_ANCESTORS);
 }
+
+#[test]
+fn a_vfork_child_recorded_before_its_spawn_keeps_its_exec() {
+    // dash vforks: the child's exec can reach the trace before the parent's spawn record.
+    let t = fold(&[
+        exec(100, "/bin/sh", &["sh", "-c", "x"]),
+        exec(101, "/bin/true", &["true", "--password=x"]),
+        spawn(100, 101, 0x4111),
+    ]);
+    let child = t.at(101, 3).unwrap();
+    assert_eq!(child.comm, b"true");
+    assert_eq!(child.ppid, 100, "the spawn still tells the parent");
+}

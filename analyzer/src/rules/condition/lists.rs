@@ -28,6 +28,9 @@ pub struct Substituted {
     /// The names of the lists that were substituted, each once, in order of first use
     /// (Falco warns about lists no condition uses).
     pub used: Vec<String>,
+    /// Set when the lists named expand to more than [`MAX_ITEMS`] items in all: the text then
+    /// holds only the first ones, and the caller must refuse the condition.
+    pub overflow: bool,
     /// Pieces of `text` in order; each either copied from the original or an expansion.
     segments: Vec<Segment>,
     original_len: usize,
@@ -71,6 +74,9 @@ pub fn substitute_lists<'a>(
 ) -> Substituted {
     let bytes = text.as_bytes();
     let mut builder = Builder::new(text);
+    // Items visited, list names included: empty lists naming each other twice per level
+    // produce nothing yet would take exponential time.
+    let mut room = MAX_ITEMS;
     let mut i = 0;
     while i < bytes.len() {
         let c = bytes[i];
@@ -96,13 +102,17 @@ pub fn substitute_lists<'a>(
         if let Some(items) = lookup(name) {
             let mut flat = Vec::new();
             let mut expanding = vec![name];
-            flatten_items(
+            if !flatten_items(
                 items,
                 &lookup,
                 &mut expanding,
                 &mut flat,
                 &mut builder.out.used,
-            );
+                &mut room,
+            ) {
+                builder.out.overflow = true;
+                break;
+            }
             builder.substitute(start, i, &flat);
         }
     }
@@ -113,32 +123,48 @@ pub fn substitute_lists<'a>(
 /// hostile rules file from exhausting the stack.
 const MAX_NESTED_LISTS: usize = 64;
 
+/// List items one condition may visit while expanding, all lists and nested list names
+/// together: upstream conditions stay under a few thousand; lists naming lists twice per level
+/// would otherwise grow exponentially.
+pub const MAX_ITEMS: usize = 200_000;
+
 /// Appends `items` to `flat`, replacing items that name a list (other than one being expanded,
 /// which would be a cycle) by that list's items. Records every list name expanded in `used`.
+/// Returns false, having stopped, once more than `room` items were visited.
 fn flatten_items<'a, 'n>(
     items: &'a [String],
     lookup: &impl Fn(&str) -> Option<&'a [String]>,
     expanding: &mut Vec<&'n str>,
     flat: &mut Vec<&'a str>,
     used: &mut Vec<String>,
-) where
+    room: &mut usize,
+) -> bool
+where
     'a: 'n,
 {
     if let Some(name) = expanding.last() {
         record_use(used, name);
     }
     for item in items {
+        if *room == 0 {
+            return false;
+        }
+        *room -= 1;
         match lookup(item) {
             Some(nested)
                 if expanding.len() < MAX_NESTED_LISTS && !expanding.contains(&item.as_str()) =>
             {
                 expanding.push(item);
-                flatten_items(nested, lookup, expanding, flat, used);
+                let fits = flatten_items(nested, lookup, expanding, flat, used, room);
                 expanding.pop();
+                if !fits {
+                    return false;
+                }
             }
             _ => flat.push(item),
         }
     }
+    true
 }
 
 fn record_use(used: &mut Vec<String>, name: &str) {
@@ -188,6 +214,7 @@ impl<'t> Builder<'t> {
         let out = Substituted {
             text: String::with_capacity(original.len()),
             used: Vec::new(),
+            overflow: false,
             segments: Vec::new(),
             original_len: original.len(),
         };

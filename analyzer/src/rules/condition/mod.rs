@@ -36,7 +36,7 @@ mod parse_tests;
 #[cfg(test)]
 mod upstream_tests;
 
-pub use lists::{substitute_lists, Substituted};
+pub use lists::{substitute_lists, Substituted, MAX_ITEMS};
 
 /// A condition that does not parse: where, and what was expected and found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -237,32 +237,44 @@ pub fn render_plain(v: &Val<'_>) -> Vec<u8> {
 #[cfg(test)]
 mod tests;
 
-/// What an output shows instead of `raw` when secrets are hidden: environment values become
-/// markers, and command-line-like values have their secret arguments replaced
-/// (docs/REDACTION.md). `None` when the field holds nothing secret.
+/// What an output shows instead of `raw` when secrets are hidden (docs/REDACTION.md):
+/// environment values become markers (`proc.env`, and execve's `envp` in `evt.args`,
+/// `evt.arg.envp`), command-line-like values have their secret arguments replaced, and every
+/// other string value (buffers, paths, names) goes through the free-text rules: token shapes
+/// (cloud keys, JWTs, private keys), URL passwords, and secret flags and variables among its
+/// words. `None` when the value holds nothing secret.
 pub fn redacted(
     f: &Field,
     raw: &[u8],
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
     redactor: &crate::redact::Redactor,
 ) -> Option<Vec<u8>> {
     use table::Fid;
+    if redactor.show_secrets || matches!(f.ty(), Ty::Num | Ty::Bool | Ty::Ip | Ty::Net) {
+        return None;
+    }
+    let syscall = match ctx.kind {
+        EventKind::Syscall(ev) => Some(ev),
+        EventKind::ProcInfo => None,
+    };
+    let env_index = syscall.and_then(env_arg_index);
+    let is_env_arg = match (&f.arg, syscall) {
+        (FieldArg::Key(k), Some(ev)) if f.def.id == Fid::EvtArg => {
+            args::position(ev, k).is_some_and(|i| Some(i) == env_index)
+        }
+        (FieldArg::Index(i), _) if f.def.id == Fid::EvtArgIndex => Some(*i) == env_index,
+        _ => false,
+    };
     match f.def.id {
         Fid::ProcEnv => Some(match f.arg {
             FieldArg::Key(_) => redactor.env_value(raw),
-            _ => raw
-                .split(|b| *b == b' ')
-                .map(|kv| match kv.iter().position(|b| *b == b'=') {
-                    Some(eq) => {
-                        let mut out = kv[..=eq].to_vec();
-                        out.extend_from_slice(&redactor.env_value(&kv[eq + 1..]));
-                        out
-                    }
-                    None => kv.to_vec(),
-                })
-                .collect::<Vec<_>>()
-                .join(&b' '),
+            _ => redacted_env_list(raw, redactor),
         }),
+        Fid::EvtArg | Fid::EvtArgIndex if is_env_arg => Some(redacted_env_list(raw, redactor)),
+        // Untransformed, the arguments are rebuilt one by one: the environment exactly.
+        Fid::EvtArgs if f.transformers.is_empty() && syscall.is_some() => {
+            syscall.map(|ev| redacted_args(ev, ctx.type_name, env_index, redactor))
+        }
         Fid::ProcCmdline
         | Fid::ProcArgs
         | Fid::ProcPCmdline
@@ -270,11 +282,143 @@ pub fn redacted(
         | Fid::EvtArgs
         | Fid::EvtArg
         | Fid::EvtArgIndex => {
+            // A transformed `evt.args`: what follows `envp=` is the environment (and, for
+            // execveat, its flags: redacted too, harmlessly).
+            let (words_part, env_part) = match find_word(raw, b"envp=") {
+                Some(at) if f.def.id == Fid::EvtArgs => (&raw[..at], Some(raw[at..].split_at(5))),
+                _ => (raw, None),
+            };
             // Space-split words stand in for argv: the secret shapes (`--password=x`,
-            // `--token x`, `user:pw@` in URLs) live within or across words.
-            let words: Vec<Vec<u8>> = raw.split(|b| *b == b' ').map(<[u8]>::to_vec).collect();
-            Some(redactor.argv(&words).join(&b' '))
+            // `--token x`, `user:pw@` in URLs) live within or across words. The token shapes
+            // run again over the whole value: a private key block spans words.
+            let words: Vec<Vec<u8>> = words_part
+                .split(|b| *b == b' ')
+                .map(<[u8]>::to_vec)
+                .collect();
+            let mut joined = redactor.argv(&words).join(&b' ');
+            if let Cow::Owned(v) = redactor.text(&joined) {
+                joined = v;
+            }
+            if let Some((label, env)) = env_part {
+                joined.extend_from_slice(label);
+                joined.extend_from_slice(&redacted_env_list(env, redactor));
+            }
+            Some(joined)
         }
-        _ => None,
+        _ => match redactor.text(raw) {
+            Cow::Owned(v) => Some(v),
+            Cow::Borrowed(_) => None,
+        },
     }
+}
+
+/// The environment argument of an execve or execveat: its second string list.
+fn env_arg_index(ev: &rhf_format::SyscallEvent) -> Option<usize> {
+    ev.args
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| matches!(a, rhf_format::Arg::StrList(..)))
+        .nth(1)
+        .map(|(i, _)| i)
+}
+
+/// Where `word` starts `text` or follows a space in it, in any case (`toupper(evt.args)`).
+fn find_word(text: &[u8], word: &[u8]) -> Option<usize> {
+    if text.len() >= word.len() && text[..word.len()].eq_ignore_ascii_case(word) {
+        return Some(0);
+    }
+    text.windows(word.len() + 1)
+        .position(|w| w[0] == b' ' && w[1..].eq_ignore_ascii_case(word))
+        .map(|p| p + 1)
+}
+
+/// `evt.args` as `args::all` renders it, each argument redacted for what it is: the
+/// environment's values become markers (each variable's, as `env` shows them), string lists
+/// (argv) follow the command-line rules, every other value the token shapes.
+fn redacted_args(
+    ev: &rhf_format::SyscallEvent,
+    syscall: &str,
+    env_index: Option<usize>,
+    redactor: &crate::redact::Redactor,
+) -> Vec<u8> {
+    let names = rhf_format::sysent::spec(ev.abi, ev.nr).map(|s| s.args);
+    let mut out = Vec::new();
+    for (i, arg) in ev.args.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        match names.and_then(|n| n.get(i)) {
+            Some(a) => out.extend_from_slice(a.name.as_bytes()),
+            None => out.extend_from_slice(format!("arg{i}").as_bytes()),
+        }
+        out.push(b'=');
+        match arg {
+            rhf_format::Arg::StrList(items, _) if Some(i) == env_index => {
+                let shown: Vec<Vec<u8>> = items
+                    .iter()
+                    .map(|item| match item.iter().position(|b| *b == b'=') {
+                        Some(eq) => {
+                            let mut v = item[..=eq].to_vec();
+                            v.extend_from_slice(&redactor.env_value(&item[eq + 1..]));
+                            v
+                        }
+                        None => redactor.env_value(item),
+                    })
+                    .collect();
+                out.extend_from_slice(&shown.join(&b' '));
+            }
+            rhf_format::Arg::StrList(items, _) => {
+                let argv: Vec<Vec<u8>> = items.iter().map(|i| i.to_vec()).collect();
+                out.extend_from_slice(&redactor.argv(&argv).join(&b' '));
+            }
+            _ => {
+                if let Some(v) = args::render(ev, syscall, i) {
+                    out.extend_from_slice(&redactor.text(&v));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `proc.env` without a name: `NAME=value` entries joined by spaces, so a value holding a
+/// space spans words. A word that starts a new `NAME=` (a shell identifier) starts an entry;
+/// any other word continues the value before it. Every value becomes one marker (the marker
+/// `env` shows for it) and text before the first name is redacted whole: only names remain.
+fn redacted_env_list(raw: &[u8], redactor: &crate::redact::Redactor) -> Vec<u8> {
+    let starts_entry = |w: &[u8]| {
+        w.iter().position(|b| *b == b'=').is_some_and(|eq| {
+            let name = &w[..eq];
+            name.first()
+                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+                && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        })
+    };
+    // (name, value) per entry; a leading entry without a name has `None`.
+    let mut entries: Vec<(Option<&[u8]>, Vec<u8>)> = Vec::new();
+    for word in raw.split(|b| *b == b' ') {
+        if starts_entry(word) {
+            let eq = word.iter().position(|b| *b == b'=').unwrap_or(0);
+            entries.push((Some(&word[..eq]), word[eq + 1..].to_vec()));
+        } else if let Some((_, value)) = entries.last_mut() {
+            value.push(b' ');
+            value.extend_from_slice(word);
+        } else {
+            entries.push((None, word.to_vec()));
+        }
+    }
+    let shown: Vec<Vec<u8>> = entries
+        .into_iter()
+        .map(|(name, value)| match name {
+            Some(n) => {
+                let mut out = n.to_vec();
+                out.push(b'=');
+                out.extend_from_slice(&redactor.env_value(&value));
+                out
+            }
+            None if value.is_empty() => value,
+            None => redactor.env_value(&value),
+        })
+        .collect();
+    shown.join(&b' ')
 }
