@@ -656,16 +656,27 @@ fn snapshot_of_running_indicators() {
 
 /// Everyday work fires nothing from either rule set: listing and reading files, compiling a
 /// small C program and running it, importing a Python module. The work directory lies under
-/// target/ (not /tmp), as a checkout would: running a binary from /tmp is a rule of its own.
+/// target/ (or /run when the checkout is under /tmp), not in a temporary directory: running a
+/// binary from /tmp is a rule of its own.
 #[test]
 fn benign_workload_fires_nothing() {
     if !scenario_ready(&["ls", "cat", "cc", "python3"]) {
         return;
     }
+    // A checkout may itself live under /tmp (CI clones there): then work under /run, which
+    // is root's and no rule treats as a dropper's directory.
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let in_temp = ["/tmp", "/var/tmp", "/dev/shm"]
+        .iter()
+        .any(|t| base.starts_with(t));
     let dir = tempfile::Builder::new()
         .prefix("rules-benign")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .expect("temporary directory under target/");
+        .tempdir_in(if in_temp {
+            std::path::Path::new("/run")
+        } else {
+            base
+        })
+        .expect("temporary work directory");
     let work = dir.path();
     std::fs::write(work.join("notes.txt"), "ordinary text\n").unwrap();
     std::fs::write(

@@ -31,10 +31,12 @@ Exit codes:
   2  invalid command line
   3  verify: the trace is damaged or was altered (a chunk, the footer or the trailer does not match)
   4  verify: the trace is truncated (the chunks before the cut are intact)
-  5  rules: a rules file has errors (all of them are printed, with file:line:column)
+  5  rules, timeline, report: a rules file has errors (all of them are printed, with
+     file:line:column)
   6  rules: an alert at or above --fail-on's priority fired
-info, ps, lsof, netstat, env, findings, summary and print exit 0 on a truncated or damaged
-trace: they show what the intact chunks hold and say on stderr that records are missing.";
+info, ps, lsof, netstat, env, findings, summary, print, rules, timeline and report exit 0 on
+a truncated or damaged trace: they show what the intact chunks hold and say on stderr that
+records are missing.";
 
 /// Analyse rhf traces offline: what they hold, and whether they are intact.
 #[derive(Parser)]
