@@ -55,6 +55,37 @@ pub struct CaptureSummary {
     pub duration_seconds: Option<f64>,
 }
 
+/// The recorder's command line as views show it: secret-looking values redacted (unless
+/// `redactor` shows secrets), each argument escaped.
+pub fn recorder_command_line(header: &rhf_format::Header, redactor: &Redactor) -> Vec<String> {
+    let argv: Vec<Vec<u8>> = header
+        .capture
+        .command_line
+        .iter()
+        .map(|a| a.to_vec())
+        .collect();
+    redactor
+        .argv(&argv)
+        .iter()
+        .map(|a| escape_bytes(a))
+        .collect()
+}
+
+/// The capture options recorded in the header, values free-text redacted and escaped.
+pub fn recorder_options(header: &rhf_format::Header, redactor: &Redactor) -> Vec<(String, String)> {
+    header
+        .capture
+        .options
+        .iter()
+        .map(|(k, v)| {
+            (
+                crate::escape::escape_str(k),
+                escape_bytes(&redactor.text(v.as_bytes())),
+            )
+        })
+        .collect()
+}
+
 /// What `info` shows of `reader`. The recorder's command line holds the traced command's
 /// arguments: secret-looking values are redacted unless `redactor` shows secrets.
 pub fn collect(file: &str, reader: &TraceReader, redactor: &Redactor) -> TraceInfo {
@@ -93,24 +124,8 @@ pub fn collect(file: &str, reader: &TraceReader, redactor: &Redactor) -> TraceIn
             mode: header.capture.mode.name(),
             backend: crate::escape::escape_str(&header.capture.backend),
             recorder_version: crate::escape::escape_str(&header.capture.recorder_version),
-            command_line: redactor
-                .argv(
-                    &header
-                        .capture
-                        .command_line
-                        .iter()
-                        .map(|a| a.to_vec())
-                        .collect::<Vec<_>>(),
-                )
-                .iter()
-                .map(|a| escape_bytes(a))
-                .collect(),
-            options: header
-                .capture
-                .options
-                .iter()
-                .map(|(k, v)| (crate::escape::escape_str(k), crate::escape::escape_str(v)))
-                .collect(),
+            command_line: recorder_command_line(header, redactor),
+            options: recorder_options(header, redactor),
             started: clock.iso(header.capture.start_monotonic_ns),
             first_record: first.map(|t| clock.iso(t)),
             last_record: last.map(|t| clock.iso(t)),

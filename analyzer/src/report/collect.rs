@@ -10,7 +10,7 @@ use super::scan::{self, Scanned};
 use super::tree::{self, TreeInputs};
 use crate::clock::Clock;
 use crate::commands::findings;
-use crate::commands::info::HostSummary;
+use crate::commands::info::{self, HostSummary};
 use crate::commands::verify::{self, Verdict};
 use crate::escape::{escape_bytes, escape_str};
 use crate::redact::Redactor;
@@ -109,27 +109,10 @@ pub fn collect(reader: &TraceReader, inp: &Inputs<'_>) -> Report {
                 mode: header.capture.mode.name(),
                 backend: escape_str(&header.capture.backend),
                 recorder_version: escape_str(&header.capture.recorder_version),
-                command_line: inp
-                    .redactor
-                    .argv(
-                        &header
-                            .capture
-                            .command_line
-                            .iter()
-                            .map(|a| a.to_vec())
-                            .collect::<Vec<_>>(),
-                    )
-                    .iter()
-                    .map(|a| escape_bytes(a))
-                    .collect(),
-                options: header
-                    .capture
-                    .options
-                    .iter()
-                    .map(|(k, v)| NameValue {
-                        name: escape_str(k),
-                        value: escape_bytes(&inp.redactor.text(v.as_bytes())),
-                    })
+                command_line: info::recorder_command_line(header, &inp.redactor),
+                options: info::recorder_options(header, &inp.redactor)
+                    .into_iter()
+                    .map(|(name, value)| NameValue { name, value })
                     .collect(),
                 started: clock.iso(origin),
                 first_record: first.map(|t| clock.iso(t)),
