@@ -54,6 +54,9 @@ pub fn render(set: FlagSet, value: u64, out: &mut String) {
 pub fn render_for(syscall: &str, set: FlagSet, value: u64, out: &mut String) {
     match (set, syscall) {
         (FlagSet::Open, "dup3" | "pipe2") => flags(value, OPEN_FLAGS, "O_???", out),
+        // accept4 takes only SOCK_CLOEXEC and SOCK_NONBLOCK, no socket type.
+        (FlagSet::SocketType, "accept4") if value == 0 => out.push('0'),
+        (FlagSet::SocketType, "accept4") => flags(value, SOCKET_TYPE_FLAGS, "SOCK_???", out),
         _ => render(set, value, out),
     }
 }
@@ -301,5 +304,15 @@ mod tests {
         let mut s = String::new();
         render_for("pipe2", FlagSet::Open, 0o2000000, &mut s);
         assert_eq!(s, "O_CLOEXEC");
+        // accept4's flags have no socket type part (strace: `SOCK_CLOEXEC`, `0`).
+        for (v, want) in [
+            (0o2000000, "SOCK_CLOEXEC"),
+            (0, "0"),
+            (0o2004000, "SOCK_CLOEXEC|SOCK_NONBLOCK"),
+        ] {
+            let mut s = String::new();
+            render_for("accept4", FlagSet::SocketType, v, &mut s);
+            assert_eq!(s, want);
+        }
     }
 }
