@@ -33,18 +33,6 @@ fn base(event: &str, ts: u64, clock: &Clock, pid: u32, tid: u32) -> Map<String, 
     m
 }
 
-/// One syscall as a JSON line, secrets redacted: [`syscall_with`] and the default
-/// [`Redactor`].
-pub fn syscall(
-    ev: &SyscallEvent,
-    ts: u64,
-    clock: &Clock,
-    never_fails: &SyscallSet,
-    out: &mut String,
-) {
-    syscall_with(ev, ts, clock, never_fails, &Redactor::default(), out);
-}
-
 /// Appends one syscall as a JSON line. The object is serialized straight from the event
 /// (keys in alphabetical order, like the other objects): millions of events go through here.
 pub fn syscall_with(
@@ -248,11 +236,6 @@ fn sockaddr(a: &SockAddr) -> Value {
             "data": escape_bytes(data),
         }),
     }
-}
-
-/// A lifecycle record, secrets redacted: [`lifecycle_with`] and the default [`Redactor`].
-pub fn lifecycle(ev: &ProcessLifecycle, ts: u64, clock: &Clock) -> Value {
-    lifecycle_with(ev, ts, clock, &Redactor::default())
 }
 
 /// Every lifecycle kind, with its facts (the text view prints only exits and supersedes); an

@@ -29,17 +29,6 @@ pub fn prefix(tid: u32, clock: &Clock, ts: u64, out: &mut String) {
     );
 }
 
-/// A syscall line, secrets redacted: [`syscall_with`] and the default [`Redactor`].
-pub fn syscall(
-    ev: &SyscallEvent,
-    ts: u64,
-    clock: &Clock,
-    never_fails: &SyscallSet,
-    out: &mut String,
-) {
-    syscall_with(ev, ts, clock, never_fails, &Redactor::default(), out);
-}
-
 /// A syscall line: name, arguments (secrets as `redactor` decides), return value, duration;
 /// ends with a newline.
 pub fn syscall_with(

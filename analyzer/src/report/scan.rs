@@ -21,7 +21,6 @@ use crate::redact::Redactor;
 use crate::render::calls::{slot, syscall_name, SyscallSet};
 use crate::render::count::CallStats;
 use crate::rules::engine::{Alert, Engine};
-use crate::rules::evttype::EventTypes;
 use crate::rules::fields::fd;
 use crate::state::{self, Timeline};
 
@@ -94,33 +93,18 @@ pub struct Scanned {
 }
 
 /// Which syscalls the pass decodes whole, and what each means to it.
-struct Wanted {
-    /// Per event type: some enabled rule can fire on it.
-    rule_types: Vec<bool>,
-    types: EventTypes,
+struct Wanted<'e> {
+    engine: &'e Engine,
     opens: SyscallSet,
     connects: SyscallSet,
     accepts: SyscallSet,
 }
 
-impl Wanted {
-    fn new(engine: &Engine) -> Wanted {
-        let types = EventTypes::default();
-        let mut rule_types = vec![false; types.len()];
-        for r in engine.rules.iter().filter(|r| r.enabled) {
-            match &r.types {
-                None => rule_types.fill(true),
-                Some(set) => {
-                    for (w, s) in rule_types.iter_mut().zip(set) {
-                        *w |= *s;
-                    }
-                }
-            }
-        }
+impl<'e> Wanted<'e> {
+    fn new(engine: &'e Engine) -> Wanted<'e> {
         let set = |names: &[&str]| SyscallSet::from_names(names).unwrap_or_default();
         Wanted {
-            rule_types,
-            types,
+            engine,
             opens: set(&["open", "openat", "openat2", "creat"]),
             connects: set(&["connect"]),
             accepts: set(&["accept", "accept4"]),
@@ -129,9 +113,7 @@ impl Wanted {
 
     #[inline]
     fn whole(&self, abi: Abi, nr: u32) -> bool {
-        self.types
-            .of_syscall(abi, nr)
-            .is_some_and(|t| self.rule_types[usize::from(t)])
+        self.engine.fires_on(abi, nr)
             || self.opens.contains(abi, nr)
             || self.connects.contains(abi, nr)
             || self.accepts.contains(abi, nr)
@@ -164,7 +146,7 @@ struct Shared<'a> {
     redactor: &'a Redactor,
     clock: Clock,
     filter: EventFilter,
-    wanted: Wanted,
+    wanted: Wanted<'a>,
 }
 
 /// Runs the pass in the current rayon pool.

@@ -241,6 +241,15 @@ impl Engine {
         self.index = index;
     }
 
+    /// Whether some enabled rule can fire on syscall `nr` of `abi`: the calls a pass must
+    /// decode whole for [`Self::record_alerts`].
+    #[inline]
+    pub fn fires_on(&self, abi: rhf_format::Abi, nr: u32) -> bool {
+        self.types
+            .of_syscall(abi, nr)
+            .is_some_and(|t| !self.index[usize::from(t)].is_empty())
+    }
+
     /// Rules that can fire on any event type (Falco warns about these: they cost the most).
     pub fn untyped_rules(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter().filter(|r| r.enabled && r.types.is_none())
@@ -252,11 +261,7 @@ impl Engine {
     pub fn evaluate<S: Source>(&self, reader: &TraceReader<S>, redactor: &Redactor) -> Evaluation {
         let (timeline, kept) = state::build_keeping(reader, state::KEEP_BUDGET);
         let starts = state::chunk_starts(reader);
-        let want = |abi, nr| {
-            self.types
-                .of_syscall(abi, nr)
-                .is_some_and(|t| !self.index[usize::from(t)].is_empty())
-        };
+        let want = |abi, nr| self.fires_on(abi, nr);
         let parts: Vec<(Vec<Alert>, u64, Option<FormatError>)> = reader
             .chunks()
             .par_iter()

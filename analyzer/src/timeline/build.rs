@@ -19,7 +19,6 @@ use crate::render::calls::{abi_of_slot, negated_errno, number_of_slot, slot, Sys
 use crate::render::flags;
 use crate::render::signals::signal_name;
 use crate::rules::engine::{Alert, Engine};
-use crate::rules::evttype::EventTypes;
 use crate::state::{ProcState, Timeline};
 
 /// `CLONE_THREAD`: the new task is a thread, not a process.
@@ -54,28 +53,12 @@ impl<'a> Shared<'a> {
         engine: Option<&'a Engine>,
     ) -> Shared<'a> {
         let ops = Ops::new();
-        // The syscalls some enabled rule can fire on, as `Engine::evaluate` selects them.
-        let types = engine.map(|_| EventTypes::default());
-        let rule_types: Vec<bool> = match (engine, &types) {
-            (Some(e), Some(t)) => (0..t.len())
-                .map(|i| {
-                    e.rules
-                        .iter()
-                        .any(|r| r.enabled && r.types.as_ref().is_none_or(|s| s[i]))
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
         let wanted = std::array::from_fn(|a| {
             let abi = abi_of_slot(a);
             (0..DENSE)
                 .map(|i| {
                     let nr = number_of_slot(abi, i);
-                    ops.get(abi, nr).is_some()
-                        || types.as_ref().is_some_and(|t| {
-                            t.of_syscall(abi, nr)
-                                .is_some_and(|id| rule_types[usize::from(id)])
-                        })
+                    ops.get(abi, nr).is_some() || engine.is_some_and(|e| e.fires_on(abi, nr))
                 })
                 .collect()
         });
