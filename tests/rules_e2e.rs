@@ -11,12 +11,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use rhf::{analyze, is_root, record, require, root};
+use rhf::{analyze, is_root, record, record_clean, require, root, SYSTEM_PATH};
 use tempfile::TempDir;
-
-/// The PATH scenarios run with: the system's, so that nothing from the developer's own PATH
-/// (shims that are shell scripts, for one) changes what gets executed.
-const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The upper bound of one recording; every scenario ends well within it.
 const MAX_RECORDING: &str = "60s";
@@ -54,15 +50,10 @@ fn scenario_dir(tools: &[&str]) -> Option<TempDir> {
 /// the failure message, a clean environment with [`SYSTEM_PATH`], `dir` as the working
 /// directory) and returns the trace; the scenario must succeed.
 fn record_command(dir: &Path, argv: &[&str]) -> PathBuf {
-    let trace = dir.join("trace.rhf");
-    let out = record()
-        .args(["-o", trace.to_str().unwrap(), "--force"])
+    let (mut cmd, trace) = record_clean(dir);
+    let out = cmd
         .args(["--duration", MAX_RECORDING, "--"])
         .args(argv)
-        .env_clear()
-        .env("PATH", SYSTEM_PATH)
-        .current_dir(dir)
-        .stdin(Stdio::null())
         .output()
         .expect("run rhf-record");
     assert!(

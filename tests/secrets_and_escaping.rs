@@ -11,10 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use rhf::{analyze, is_root, record, require};
-
-/// The PATH the scenario runs with: the system's only.
-const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use rhf::{analyze, is_root, record_clean, require};
 
 /// A fake secret: its value and the pieces of it that must not leak on their own either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,25 +113,23 @@ fn text(o: &Output) -> String {
 fn record_scenario(dir: &Path) -> PathBuf {
     let hostile = dir.join(HOSTILE_FILE);
     std::fs::copy("/bin/sleep", &hostile).expect("copy /bin/sleep");
-    let trace = dir.join("trace.rhf");
-    let out = record()
+    let (mut cmd, trace) = record_clean(dir);
+    let out = cmd
         .args([
-            "-o",
-            trace.to_str().unwrap(),
-            "--force",
             "--snaplen",
             "4096",
+            "--duration",
+            "60s",
+            "--",
+            "bash",
+            "-c",
+            SCENARIO,
         ])
-        .args(["--duration", "60s", "--", "bash", "-c", SCENARIO])
-        .env_clear()
-        .env("PATH", SYSTEM_PATH)
         .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET.value)
         .env("GITHUB_TOKEN", GITHUB_TOKEN.value)
         .env("RHF_TEST_SESSION", JWT.value)
         .env("RHF_TEST_FILE", HOSTILE_FILE)
         .env("RHF_TEST_ARGV0", HOSTILE_ARGV0)
-        .current_dir(dir)
-        .stdin(Stdio::null())
         .output()
         .expect("run rhf-record");
     assert!(

@@ -47,6 +47,24 @@ pub fn analyze() -> Command {
     Command::new(binary("rhf-analyze"))
 }
 
+/// The PATH scenario recordings run with: the system's, so that nothing from the tester's own
+/// PATH (shims that are shell scripts, for one) changes what gets executed.
+pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `rhf-record -o dir/trace.rhf --force` in a clean environment (only [`SYSTEM_PATH`]), with
+/// `dir` as the working directory and standard input closed: a recorded scenario depends on
+/// nothing of the tester's shell. Add options, `--` and the command; returns the trace path too.
+pub fn record_clean(dir: &Path) -> (Command, PathBuf) {
+    let trace = dir.join("trace.rhf");
+    let mut cmd = record();
+    cmd.args(["-o", trace.to_str().expect("UTF-8 path"), "--force"])
+        .env_clear()
+        .env("PATH", SYSTEM_PATH)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null());
+    (cmd, trace)
+}
+
 /// True when `RHF_STRICT=1`: missing capabilities fail tests instead of skipping them.
 pub fn strict() -> bool {
     std::env::var("RHF_STRICT").is_ok_and(|v| v == "1")
