@@ -82,6 +82,12 @@ struct CaptureArgs {
     /// trace (docs/DECISIONS.md).
     #[arg(long, default_value = "100ns", value_parser = parse_resolution, value_name = "TIME")]
     time_resolution: u64,
+    /// How long the tracer polls for the next stop before it sleeps (0 to never poll). Waking
+    /// a sleeping tracer is most of a ptrace stop's cost on virtual machines; a short poll
+    /// makes syscall-heavy tracees several times cheaper to trace, and costs a quiet one at
+    /// most this much CPU per stop. Off when only one CPU is usable (docs/DECISIONS.md).
+    #[arg(long, default_value = "50us", value_parser = parse_spin, value_name = "TIME")]
+    spin_wait: Duration,
     /// Snapshot the whole host at the start, not only the traced processes.
     #[arg(long)]
     host: bool,
@@ -181,6 +187,7 @@ fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
         max_events: args.max_events,
         max_bytes: args.max_size,
         duration: args.duration,
+        spin_wait: args.spin_wait,
     };
     let outcome = crate::ptrace::run(&opts)?;
     let digest = outcome
@@ -242,10 +249,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// `1ns`, `100ns`, `1us`, `10us`, `1ms`: a time resolution in nanoseconds (1 ns to 1 s).
 fn parse_resolution(s: &str) -> Result<u64, String> {
+    parse_short_time(s, "time resolution")
+}
+
+/// `100ns`, `50us`, `2ms`: from 1ns to 1000ms, in nanoseconds.
+fn parse_short_time(s: &str, what: &str) -> Result<u64, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let value: u64 = num
         .parse()
-        .map_err(|_| format!("not a time resolution: {s:?} (e.g. 100ns, 1us)"))?;
+        .map_err(|_| format!("not a {what}: {s:?} (e.g. 100ns, 1us)"))?;
     let mult = match unit {
         "ns" => 1,
         "us" | "µs" => 1_000,
@@ -255,7 +267,15 @@ fn parse_resolution(s: &str) -> Result<u64, String> {
     value
         .checked_mul(mult)
         .filter(|v| (1..=1_000_000_000).contains(v))
-        .ok_or_else(|| format!("time resolution out of range: {s:?} (1ns to 1000ms)"))
+        .ok_or_else(|| format!("{what} out of range: {s:?} (1ns to 1000ms)"))
+}
+
+/// `--spin-wait`: `0`, or a time from 1ns to 1000ms like `50us`.
+fn parse_spin(s: &str) -> Result<Duration, String> {
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_short_time(s, "spin time").map(Duration::from_nanos)
 }
 
 /// `500M`, `2G`, `64K`, or plain bytes.

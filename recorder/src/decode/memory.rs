@@ -77,21 +77,6 @@ pub fn read_cstr<M: TraceeMemory + ?Sized>(
     }
 }
 
-/// Reads a pointer of `ptr_size` bytes (4 for i386 and x32 arrays, 8 otherwise).
-pub fn read_ptr<M: TraceeMemory + ?Sized>(
-    mem: &mut M,
-    pid: u32,
-    addr: u64,
-    ptr_size: usize,
-) -> Option<u64> {
-    let mut b = [0u8; 8];
-    let size = ptr_size.min(8);
-    if mem.read(pid, addr, &mut b[..size]) < size {
-        return None;
-    }
-    Some(u64::from_le_bytes(b))
-}
-
 /// Limits for [`read_str_array`].
 #[derive(Debug, Clone, Copy)]
 pub struct ArrayCaps {
@@ -102,6 +87,10 @@ pub struct ArrayCaps {
 /// Reads a NULL-terminated array of string pointers (argv, envp). Returns the strings and
 /// whether the list was cut (item or byte cap, or a fault); `None` when the array itself
 /// cannot be read at all.
+///
+/// The pointers are read a block at a time (up to the end of their page), not one read per
+/// pointer: an exec with a few dozen environment variables would otherwise cost as many
+/// extra reads while the tracee waits.
 pub fn read_str_array<M: TraceeMemory + ?Sized>(
     mem: &mut M,
     pid: u32,
@@ -109,30 +98,47 @@ pub fn read_str_array<M: TraceeMemory + ?Sized>(
     ptr_size: usize,
     caps: ArrayCaps,
 ) -> Option<(Vec<Bytes>, bool)> {
+    const BLOCK: usize = 64;
+    let ptr_size = ptr_size.clamp(1, 8);
     let mut items = Vec::new();
     let mut bytes = 0usize;
-    for i in 0.. {
-        let Some(p) = read_ptr(mem, pid, addr.wrapping_add((i * ptr_size) as u64), ptr_size) else {
-            return if i == 0 { None } else { Some((items, true)) };
-        };
-        if p == 0 {
-            return Some((items, false));
+    let mut block = [0u8; BLOCK * 8];
+    let mut at = addr;
+    loop {
+        let to_page_end = (PAGE - at % PAGE) as usize;
+        // At least one whole pointer, even when it straddles a page boundary.
+        let want = (BLOCK * ptr_size).min(to_page_end.max(ptr_size));
+        let got = mem.read(pid, at, &mut block[..want]).min(want) / ptr_size;
+        if got == 0 {
+            return if items.is_empty() && at == addr {
+                None
+            } else {
+                Some((items, true))
+            };
         }
-        if items.len() >= caps.max_items || bytes >= caps.max_bytes {
-            return Some((items, true));
-        }
-        match read_cstr(mem, pid, p, caps.max_bytes - bytes) {
-            Some((s, cut)) => {
-                bytes += s.len() + 1;
-                items.push(Bytes::from(s));
-                if cut {
-                    return Some((items, true));
-                }
+        for raw in block[..got * ptr_size].chunks_exact(ptr_size) {
+            let mut word = [0u8; 8];
+            word[..ptr_size].copy_from_slice(raw);
+            let p = u64::from_le_bytes(word);
+            if p == 0 {
+                return Some((items, false));
             }
-            None => return Some((items, true)),
+            if items.len() >= caps.max_items || bytes >= caps.max_bytes {
+                return Some((items, true));
+            }
+            match read_cstr(mem, pid, p, caps.max_bytes - bytes) {
+                Some((s, cut)) => {
+                    bytes += s.len() + 1;
+                    items.push(Bytes::from(s));
+                    if cut {
+                        return Some((items, true));
+                    }
+                }
+                None => return Some((items, true)),
+            }
         }
+        at = at.wrapping_add((got * ptr_size) as u64);
     }
-    Some((items, true))
 }
 
 /// Reads two `int`s (the fds `pipe` and `socketpair` write).

@@ -11,6 +11,7 @@ mod signals;
 mod sink;
 mod syscall_info;
 mod tracer;
+mod wait;
 
 use std::ffi::OsString;
 use std::io::BufWriter;
@@ -28,6 +29,7 @@ use crate::output::Output;
 use crate::snapshot::{self, ExeCache, SnapshotOptions};
 pub use tracer::StopReason;
 use tracer::{Limits, Resume, Tracer};
+use wait::StopWaiter;
 
 /// What to trace.
 #[derive(Debug, Clone)]
@@ -56,6 +58,8 @@ pub struct CaptureOptions {
     pub max_events: Option<u64>,
     pub max_bytes: Option<u64>,
     pub duration: Option<Duration>,
+    /// How long the tracer polls for the next stop before sleeping (zero: never).
+    pub spin_wait: Duration,
 }
 
 /// How a capture ended, for the final line and the exit status.
@@ -197,6 +201,7 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     tracer.selection = selection;
     tracer.progress = progress::Progress::on_terminal();
     tracer.root = root;
+    tracer.waiter = StopWaiter::new(opts.spin_wait);
     tracer.limits = Limits {
         max_events: opts.max_events,
         max_bytes: opts.max_bytes,

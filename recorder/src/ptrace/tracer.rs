@@ -2,7 +2,7 @@
 //! turned into records, each thread resumed as fast as possible.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::ptrace;
@@ -18,6 +18,7 @@ use super::memory::ProcessMemory;
 use super::signals;
 use super::sink::RecordPipe;
 use super::syscall_info::{syscall_stop, SyscallStop};
+use super::wait::StopWaiter;
 use crate::clock::monotonic_ns;
 use crate::decode::{Decoder, PendingCall, ProcfsLookup};
 use crate::snapshot::ExeCache;
@@ -104,6 +105,7 @@ pub struct Tracer {
     events: u64,
     pub root_status: Option<i32>,
     pub progress: Option<super::progress::Progress>,
+    pub waiter: StopWaiter,
 }
 
 impl Tracer {
@@ -122,6 +124,7 @@ impl Tracer {
             events: 0,
             root_status: None,
             progress: None,
+            waiter: StopWaiter::new(Duration::ZERO),
         }
     }
 
@@ -179,7 +182,7 @@ impl Tracer {
                     .load(std::sync::atomic::Ordering::Relaxed);
                 progress.update(self.events, bytes);
             }
-            let status = match waitpid(None, Some(WaitPidFlag::__WALL)) {
+            let status = match self.waiter.next() {
                 Ok(s) => s,
                 Err(Errno::EINTR) => continue,
                 Err(Errno::ECHILD) => return StopReason::AllExited,

@@ -373,3 +373,35 @@ fn i386_calls_use_i386_numbers_and_32_bit_pointers() {
 fn file_t(p: &str) -> rhf_format::FdTarget {
     file(p)
 }
+
+#[test]
+fn execve_arrays_are_read_a_block_of_pointers_at_a_time() {
+    let mut f = Fixture::new();
+    f.start(1, "/tmp");
+    let file = f.mem.cstr("/bin/env");
+    let names: Vec<String> = (0..150).map(|i| format!("V{i}=x")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let envp = f.mem.str_array(&refs, 8);
+    let before = f.mem.reads;
+    let ev = f.call(1, "execve", &[file, 0, envp], 0);
+    let Arg::StrList(items, cut) = &ev.args[2] else {
+        panic!("{:?}", ev.args[2])
+    };
+    assert_eq!((items.len(), *cut), (150, false));
+    assert_eq!(items[149], bytes("V149=x"));
+    // 150 strings, the path, and the pointers in 3 blocks of at most 64: not one read each.
+    assert!(
+        f.mem.reads - before <= 150 + 1 + 3 + 2,
+        "{} reads",
+        f.mem.reads - before
+    );
+
+    // An array that runs into unreadable memory without its NULL is kept, and marked cut.
+    let mut unterminated = Vec::new();
+    for s in ["a", "b"] {
+        unterminated.extend_from_slice(&f.mem.cstr(s).to_le_bytes());
+    }
+    let argv = f.mem.put(&unterminated);
+    let ev = f.call(1, "execve", &[file, argv, 0], 0);
+    assert_eq!(ev.args[1], Arg::StrList(vec![bytes("a"), bytes("b")], true));
+}
