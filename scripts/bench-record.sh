@@ -21,6 +21,7 @@ cargo build --quiet --release -p rhf-recorder -p rhf-analyzer
 rec=$PWD/target/release/rhf-record
 floor_src=../shared/bench/ptrace-floor.c
 gcc -O2 -o "$work/ptrace-floor" "$floor_src"
+gcc -O2 -o "$work/seccomp-allow" scripts/seccomp-allow.c
 dd="dd if=/dev/zero of=/dev/null bs=1 count=$count status=none"
 
 hyperfine --runs "$runs" --warmup 0 --export-json "$work/a.json" -N \
@@ -32,6 +33,7 @@ hyperfine --runs "$runs" --warmup 0 --export-json "$work/a.json" -N \
 
 hyperfine --runs "${RUNS_B:-30}" --warmup 3 --export-json "$work/b.json" -N \
     -n untraced "$dd" \
+    -n seccomp-allow "$work/seccomp-allow $dd" \
     -n rhf-trace-file "$rec --force --trace=%file -o $work/rhf-file.rhf -- $dd" \
     -n rhf-trace-file-no-spin "$rec --force --spin-wait 0 --trace=%file -o $work/rhf-file.rhf -- $dd" \
     -n strace-seccomp "strace -f --seccomp-bpf -e trace=%file -o $work/strace-file.txt $dd" >/dev/null
@@ -66,6 +68,7 @@ print(f"    rhf added / strace added = {added['rhf']/added['strace']:.3f}  (targ
 bu = b["untraced"]
 print(f"(b) --trace %file: untraced {bu:.4f}s  rhf {b['rhf-trace-file']:.4f}s = {b['rhf-trace-file']/bu:.3f}x (target <= 1.3)  "
       f"rhf --spin-wait 0 {b['rhf-trace-file-no-spin']/bu:.3f}x  strace --seccomp-bpf {b['strace-seccomp']/bu:.3f}x")
+print(f"    any seccomp filter (seccomp-allow, the floor under --trace): {b['seccomp-allow']/bu:.3f}x")
 if os.path.exists(os.path.join(w, "c.json")):
     c = med("c.json")
     tu = c["tar-untraced"]
