@@ -39,6 +39,57 @@ impl FdTargetTable {
     }
 }
 
+/// The fd targets defined so far in a chunk, as a decoder knows them. The arguments of a
+/// skipped record are not walked when it is skipped, only noted: its definitions are read when
+/// a later record needs them (a reference past what is known, or a definition of its own,
+/// whose number depends on every earlier one). A pass that decodes few records whole then
+/// never walks the arguments of the others.
+#[derive(Debug, Default, Clone)]
+pub struct FdTargets {
+    known: Vec<Arc<FdTarget>>,
+    /// Skipped records not walked yet, in order: (record index, body start, body end).
+    unread: Vec<(usize, usize, usize)>,
+}
+
+impl FdTargets {
+    /// Notes a skipped syscall record whose body is `payload[start..end]`.
+    pub fn skip(&mut self, index: usize, start: usize, end: usize) {
+        self.unread.push((index, start, end));
+    }
+
+    /// Walks the skipped records, in order, for their definitions.
+    fn catch_up(&mut self, payload: &[u8]) -> Result<(), String> {
+        let FdTargets { known, unread } = self;
+        for (index, start, end) in unread.drain(..) {
+            let body = payload
+                .get(start..end)
+                .ok_or_else(|| format!("skipped record {index}: body out of range"))?;
+            skip_args(&mut Cursor::new(body), known)
+                .map_err(|e| format!("in skipped record {index}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Target number `i`.
+    fn get(&mut self, i: u64, payload: &[u8]) -> Result<Arc<FdTarget>, String> {
+        let i = usize::try_from(i).map_err(|_| format!("fd target reference {i} is unknown"))?;
+        if i >= self.known.len() {
+            self.catch_up(payload)?;
+        }
+        self.known
+            .get(i)
+            .cloned()
+            .ok_or_else(|| format!("fd target reference {i} is unknown"))
+    }
+
+    /// A target defined by the record being decoded.
+    fn define(&mut self, t: Arc<FdTarget>, payload: &[u8]) -> Result<(), String> {
+        self.catch_up(payload)?;
+        self.known.push(t);
+        Ok(())
+    }
+}
+
 pub fn encode_args(args: &[Arg], table: &mut FdTargetTable, out: &mut Vec<u8>) {
     put_varint(out, args.len() as u64);
     for arg in args {
@@ -103,9 +154,11 @@ pub fn encode_args(args: &[Arg], table: &mut FdTargetTable, out: &mut Vec<u8>) {
 }
 
 /// Decodes a syscall body into `args`, which is cleared first (its allocation is reused).
+/// `payload` is the chunk's payload, where the bodies of skipped records noted in `table` lie.
 pub fn decode_args_into(
     c: &mut Cursor<'_>,
-    table: &mut Vec<Arc<FdTarget>>,
+    table: &mut FdTargets,
+    payload: &[u8],
     args: &mut Vec<Arg>,
 ) -> Result<(), String> {
     args.clear();
@@ -127,16 +180,11 @@ pub fn decode_args_into(
                 let fd = i32::try_from(unzigzag(varint(c)?)).map_err(|_| "fd out of range")?;
                 let target = if c.buf.get(c.pos) == Some(&8) {
                     c.pos += 1;
-                    let i = varint(c)?;
-                    let t = usize::try_from(i).ok().and_then(|i| table.get(i));
-                    Some(
-                        t.cloned()
-                            .ok_or_else(|| format!("fd target reference {i} is unknown"))?,
-                    )
+                    Some(table.get(varint(c)?, payload)?)
                 } else {
                     let t = get_fd_target(c)?.map(Arc::new);
                     if let Some(t) = &t {
-                        table.push(Arc::clone(t));
+                        table.define(Arc::clone(t), payload)?;
                     }
                     t
                 };
@@ -179,7 +227,7 @@ pub fn decode_args_into(
 /// depend on: the fd targets defined here join `table`, so a backreference in a later record
 /// still finds its target. Much cheaper than [`decode_args_into`] (no allocation for strings,
 /// paths or buffers).
-pub fn skip_args(c: &mut Cursor<'_>, table: &mut Vec<Arc<FdTarget>>) -> Result<(), String> {
+fn skip_args(c: &mut Cursor<'_>, table: &mut Vec<Arc<FdTarget>>) -> Result<(), String> {
     let n = c.varint().ok_or("argument count missing")?;
     if n > MAX_ARGS {
         return Err(format!(

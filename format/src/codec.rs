@@ -6,12 +6,13 @@
 //! are deltas from the previous record in the same chunk, which keeps every chunk decodable on
 //! its own. Unknown kinds are skipped by their body length.
 
+use std::sync::Arc;
+
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::args;
-use std::sync::Arc;
 
-use crate::record::{Abi, FdTarget, Record, RecordBody, RecordKind, SyscallEvent};
+use crate::record::{Abi, Record, RecordBody, RecordKind, SyscallEvent};
 
 /// The footer chunk's content: an index of every chunk before it and per-kind counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -213,8 +214,22 @@ const COLUMN_NAMES: [&str; 10] = [
 ///
 /// The fixed-width columns are decoded up front, one tight loop per column (much faster than
 /// interleaving them per record); bodies are decoded as records are asked for.
+///
+/// A clone shares the decoded columns (they never change) and copies only its position, so a
+/// second pass over a chunk costs neither decompression nor a copy of the chunk.
 #[derive(Debug, Clone)]
 pub struct RecordDecoder {
+    cols: Arc<DecodedColumns>,
+    next_sys: usize,
+    index: usize,
+    fd_targets: args::FdTargets,
+    skipped_unknown: u32,
+    failed: bool,
+}
+
+/// A chunk's payload with its fixed columns decoded.
+#[derive(Debug)]
+struct DecodedColumns {
     payload: Vec<u8>,
     kinds: (usize, usize),
     /// Absolute timestamp of every record.
@@ -223,11 +238,6 @@ pub struct RecordDecoder {
     body_starts: Vec<usize>,
     /// Per syscall record, in order.
     sys: SyscallColumns,
-    next_sys: usize,
-    index: usize,
-    fd_targets: Vec<Arc<FdTarget>>,
-    skipped_unknown: u32,
-    failed: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -348,14 +358,16 @@ impl RecordDecoder {
             durs: varint_column(&payload, ranges[DURS], syscalls, DURS)?,
         };
         Ok(RecordDecoder {
-            kinds: ranges[KINDS],
-            payload,
-            times,
-            body_starts,
-            sys,
+            cols: Arc::new(DecodedColumns {
+                kinds: ranges[KINDS],
+                payload,
+                times,
+                body_starts,
+                sys,
+            }),
             next_sys: 0,
             index: 0,
-            fd_targets: Vec::new(),
+            fd_targets: args::FdTargets::default(),
             skipped_unknown: 0,
             failed: false,
         })
@@ -368,7 +380,7 @@ impl RecordDecoder {
 
     /// Decodes everything that is left.
     pub fn decode_all(mut self) -> Result<DecodedRecords, DecodeError> {
-        let mut records = Vec::with_capacity(self.times.len() - self.index);
+        let mut records = Vec::with_capacity(self.cols.times.len() - self.index);
         for r in &mut self {
             records.push(r?);
         }
@@ -382,9 +394,12 @@ impl RecordDecoder {
     fn advance(&mut self) -> Option<(usize, RecordKind, usize, usize)> {
         loop {
             let index = self.index;
-            let kind = *self.payload[self.kinds.0..self.kinds.1].get(index)?;
+            let kind = *self.cols.payload[self.cols.kinds.0..self.cols.kinds.1].get(index)?;
             self.index += 1;
-            let (start, end) = (self.body_starts[index], self.body_starts[index + 1]);
+            let (start, end) = (
+                self.cols.body_starts[index],
+                self.cols.body_starts[index + 1],
+            );
             match RecordKind::from_u8(kind) {
                 Some(kind) => return Some((index, kind, start, end)),
                 None => self.skipped_unknown += 1,
@@ -407,7 +422,7 @@ impl RecordDecoder {
             return Ok(false);
         };
         let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
-        record.ts = self.times[index];
+        record.ts = self.cols.times[index];
         if kind == RecordKind::Syscall {
             let s = self.next_sys;
             self.next_sys += 1;
@@ -418,7 +433,7 @@ impl RecordDecoder {
                 self.syscall(s, start, end, ev).map_err(|e| fail(&e))?;
             }
         } else {
-            record.body = decode_known(kind, &self.payload[start..end])
+            record.body = decode_known(kind, &self.cols.payload[start..end])
                 .map_err(|e| fail(&format!("{} record: {e}", kind.name())))?;
         }
         Ok(true)
@@ -438,9 +453,9 @@ impl RecordDecoder {
             return Ok(None);
         };
         let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
-        record.ts = self.times[index];
+        record.ts = self.cols.times[index];
         if kind != RecordKind::Syscall {
-            record.body = decode_known(kind, &self.payload[start..end])
+            record.body = decode_known(kind, &self.cols.payload[start..end])
                 .map_err(|e| fail(&format!("{} record: {e}", kind.name())))?;
             return Ok(Some(true));
         }
@@ -452,22 +467,22 @@ impl RecordDecoder {
         let RecordBody::Syscall(ev) = &mut record.body else {
             unreachable!("set just above")
         };
-        let abi = match self.sys.flags[s] & 3 {
+        let abi = match self.cols.sys.flags[s] & 3 {
             0 => Abi::X86_64,
             1 => Abi::I386,
             2 => Abi::X32,
             _ => return Err(fail("unknown ABI")),
         };
-        let nr = u32::try_from(self.sys.nrs[s]).map_err(|_| fail("syscall number out of range"))?;
+        let nr =
+            u32::try_from(self.cols.sys.nrs[s]).map_err(|_| fail("syscall number out of range"))?;
         if want(abi, nr) {
             self.syscall(s, start, end, ev).map_err(|e| fail(&e))?;
             return Ok(Some(true));
         }
         self.fixed(s, ev).map_err(|e| fail(&e))?;
         ev.args.clear();
-        let mut body = Cursor::new(&self.payload[start..end]);
-        args::skip_args(&mut body, &mut self.fd_targets)
-            .map_err(|e| fail(&format!("syscall arguments: {e}")))?;
+        // The arguments are walked only if a later record needs the fd targets they define.
+        self.fd_targets.skip(index, start, end);
         Ok(Some(false))
     }
 
@@ -479,14 +494,19 @@ impl RecordDecoder {
         ev: &mut SyscallEvent,
     ) -> Result<(), String> {
         self.fixed(s, ev)?;
-        let mut body = Cursor::new(&self.payload[start..end]);
-        args::decode_args_into(&mut body, &mut self.fd_targets, &mut ev.args)
-            .map_err(|e| format!("syscall arguments: {e}"))
+        let mut body = Cursor::new(&self.cols.payload[start..end]);
+        args::decode_args_into(
+            &mut body,
+            &mut self.fd_targets,
+            &self.cols.payload,
+            &mut ev.args,
+        )
+        .map_err(|e| format!("syscall arguments: {e}"))
     }
 
     /// The fixed-width fields of syscall record `s`: ids, number, ABI, result, duration.
     fn fixed(&self, s: usize, ev: &mut SyscallEvent) -> Result<(), String> {
-        let c = &self.sys;
+        let c = &self.cols.sys;
         let pid = c.pids[s];
         let tid = i64::try_from(pid)
             .ok()

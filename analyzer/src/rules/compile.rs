@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use regex::bytes::Regex;
@@ -12,17 +13,21 @@ use super::condition::ast::{Check, Expr, FieldExpr, Modifier, Op, Rhs, Span, Val
 use super::fields::{self, Field, Ty};
 
 /// A compiled boolean expression.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Node {
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
-    Check(Box<CheckNode>),
+    /// Shared by every place of the rule set that makes the same comparison (macros make many).
+    Check(Arc<CheckNode>),
 }
 
 /// One compiled comparison.
 #[derive(Debug)]
 pub struct CheckNode {
+    /// Its number among the distinct comparisons of the rule set: where an event's result is
+    /// remembered (see [`Checks`]).
+    pub slot: u32,
     pub field: Field,
     pub op: Op,
     pub modifier: Option<Modifier>,
@@ -87,23 +92,85 @@ impl Macros for HashMap<String, Result<Expr, CompileError>> {
     }
 }
 
+/// The distinct comparisons of a rule set. Macros repeat the same tests across rules (every
+/// rule on opens starts with `evt.type in (open, openat, openat2) and evt.is_open_read =
+/// true ...`): compiled once, each gets a slot, and an evaluation can remember its result for
+/// the event at hand instead of extracting the same fields again for every rule.
+#[derive(Debug, Default)]
+pub struct Checks {
+    by_text: HashMap<String, Arc<CheckNode>>,
+}
+
+impl Checks {
+    /// Slots handed out so far.
+    pub fn len(&self) -> usize {
+        self.by_text.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_text.is_empty()
+    }
+
+    fn intern(&mut self, c: &Check) -> Result<Arc<CheckNode>, CompileError> {
+        let key = check_key(c);
+        if let Some(node) = self.by_text.get(&key) {
+            return Ok(Arc::clone(node));
+        }
+        let slot = u32::try_from(self.by_text.len()).expect("bounded by the compile budget");
+        let node = Arc::new(check(c, slot)?);
+        self.by_text.insert(key, Arc::clone(&node));
+        Ok(node)
+    }
+}
+
+/// A comparison as text, its positions left out: equal keys compile to the same test.
+fn check_key(c: &Check) -> String {
+    fn field(f: &FieldExpr) -> FieldExpr {
+        FieldExpr {
+            span: Span::default(),
+            name_span: Span::default(),
+            ..f.clone()
+        }
+    }
+    fn value(v: &Value) -> Value {
+        Value {
+            span: Span::default(),
+            ..v.clone()
+        }
+    }
+    let rhs = c.rhs.as_ref().map(|r| match r {
+        Rhs::Value(v) => Rhs::Value(value(v)),
+        Rhs::List(items, _) => Rhs::List(items.iter().map(value).collect(), Span::default()),
+        Rhs::Field(f) => Rhs::Field(field(f)),
+    });
+    format!("{:?} {:?} {:?} {:?}", field(&c.lhs), c.op, c.modifier, rhs)
+}
+
 /// Compiles `expr`, expanding macros from `macros`, within [`DEFAULT_BUDGET`].
 pub fn compile(expr: &Expr, macros: &dyn Macros) -> Result<Node, CompileError> {
-    compile_within(expr, macros, &mut DEFAULT_BUDGET.clone())
+    compile_within(
+        expr,
+        macros,
+        &mut DEFAULT_BUDGET.clone(),
+        &mut Checks::default(),
+    )
 }
 
 /// Compiles `expr`, spending from `budget` one unit per test and per literal; several rules
-/// share one budget so a whole rule set stays bounded.
+/// share one budget so a whole rule set stays bounded. Comparisons already in `checks` are
+/// shared, new ones added.
 pub fn compile_within(
     expr: &Expr,
     macros: &dyn Macros,
     budget: &mut usize,
+    checks: &mut Checks,
 ) -> Result<Node, CompileError> {
     Compiler {
         macros,
         stack: Vec::new(),
         depth: 0,
         budget,
+        checks,
     }
     .expr(expr)
 }
@@ -139,6 +206,7 @@ struct Compiler<'m> {
     stack: Vec<String>,
     depth: usize,
     budget: &'m mut usize,
+    checks: &'m mut Checks,
 }
 
 impl Compiler<'_> {
@@ -179,7 +247,7 @@ impl Compiler<'_> {
             Expr::And(v) => Node::And(v.iter().map(|e| self.expr(e)).collect::<Result<_, _>>()?),
             Expr::Or(v) => Node::Or(v.iter().map(|e| self.expr(e)).collect::<Result<_, _>>()?),
             Expr::Not(e) => Node::Not(Box::new(self.expr(e)?)),
-            Expr::Check(c) => Node::Check(Box::new(check(c).map_err(|e| self.locate(e))?)),
+            Expr::Check(c) => Node::Check(self.checks.intern(c).map_err(|e| self.locate(e))?),
             Expr::Macro { name, span } => self.expand(name, *span)?,
         })
     }
@@ -225,7 +293,7 @@ impl Compiler<'_> {
     }
 }
 
-fn check(c: &Check) -> Result<CheckNode, CompileError> {
+fn check(c: &Check, slot: u32) -> Result<CheckNode, CompileError> {
     let f = field(&c.lhs, "")?;
     let err = |span: Span, message: String| CompileError {
         offset: span.start,
@@ -279,6 +347,7 @@ fn check(c: &Check) -> Result<CheckNode, CompileError> {
         ));
     }
     Ok(CheckNode {
+        slot,
         field: f,
         op: c.op,
         modifier: c.modifier,

@@ -1,7 +1,9 @@
 //! A loaded rule set compiled for evaluation, and its run over a trace: chunks in parallel,
 //! each event meeting only the rules indexed under its type, alerts merged in event order.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rhf_format::{FormatError, Record, RecordBody, SnapshotReason, Source, TraceReader};
 
@@ -9,6 +11,7 @@ use rayon::prelude::*;
 
 use super::compile::{self, CompileError, Macros, Node};
 use super::condition::{self, ast::Expr, Substituted};
+use super::eval::Memo;
 use super::evttype::{EventTypes, PROCINFO};
 use super::fields::{Ctx, EventKind, EventMeta};
 use super::load::{LoadError, Origin, Priority, RuleSelector, RuleSet};
@@ -41,9 +44,34 @@ pub struct Engine {
     /// Rules skipped at compile time (`skip-if-unknown-filter`), with why.
     pub skipped: Vec<(String, String)>,
     types: EventTypes,
-    /// Per event type, the indexes of the enabled rules that can fire on it.
-    index: Vec<Vec<u32>>,
+    /// Per event type, the enabled rules that can fire on it, with their conditions as they
+    /// stand for that type (`evt.type` tests decided: [`EventTypes::specialize`]).
+    index: Vec<Vec<(u32, Arc<Node>)>>,
     never_fails: SyscallSet,
+    /// Distinct comparisons of the rule set (the slots of a [`Memo`]).
+    check_slots: usize,
+}
+
+/// Whether `node` holds an `evt.type` test anywhere.
+fn tests_type(node: &Node) -> bool {
+    match node {
+        Node::Check(c) => c.field.def.id == super::fields::Fid::EvtType,
+        Node::Not(n) => tests_type(n),
+        Node::And(v) | Node::Or(v) => v.iter().any(tests_type),
+    }
+}
+
+/// What a [`Ctx`] is made of, before it is made.
+struct Event<'a> {
+    meta: EventMeta,
+    kind: EventKind<'a>,
+    type_name: &'a str,
+    timeline: &'a Timeline,
+}
+
+thread_local! {
+    /// Each evaluating thread's memory of the comparisons made for its current event.
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
 }
 
 /// Options applied when compiling.
@@ -132,6 +160,7 @@ impl Engine {
         let mut rules = Vec::new();
         let mut skipped = Vec::new();
         let mut budget = compile::DEFAULT_BUDGET;
+        let mut checks = compile::Checks::default();
         let mut files = locate::Files::default();
         for def in &set.rules {
             let subst = condition::substitute_lists(&def.condition, lookup);
@@ -146,7 +175,7 @@ impl Engine {
                 .and_then(|expr| {
                     let mut share = budget.min(compile::RULE_BUDGET);
                     let start = share;
-                    let node = compile::compile_within(&expr, &macros, &mut share);
+                    let node = compile::compile_within(&expr, &macros, &mut share, &mut checks);
                     budget -= start - share;
                     node
                 })
@@ -223,6 +252,7 @@ impl Engine {
             index: Vec::new(),
             types,
             never_fails: SyscallSet::never_fails(),
+            check_slots: checks.len(),
         };
         engine.reindex();
         Ok(engine)
@@ -232,9 +262,17 @@ impl Engine {
     pub fn reindex(&mut self) {
         let mut index = vec![Vec::new(); self.types.len()];
         for (i, r) in self.rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+            // A condition without type tests is the same for every type: shared, not copied.
+            let whole = Arc::new(r.condition.clone());
+            let typed = tests_type(&r.condition);
             for (t, slot) in index.iter_mut().enumerate() {
-                if r.types.as_ref().is_none_or(|s| s[t]) {
-                    slot.push(i as u32);
+                if !r.types.as_ref().is_none_or(|s| s[t]) {
+                    continue;
+                }
+                if !typed {
+                    slot.push((i as u32, Arc::clone(&whole)));
+                } else if let Some(node) = self.types.specialize(&r.condition, t as u16) {
+                    slot.push((i as u32, Arc::new(node)));
                 }
             }
         }
@@ -313,19 +351,19 @@ impl Engine {
                 let failed = !ev.unfinished
                     && negated_errno(ev.abi, ev.ret).is_some()
                     && !self.never_fails.contains(ev.abi, ev.nr);
-                let ctx = Ctx::new(
-                    EventMeta {
+                let event = Event {
+                    meta: EventMeta {
                         num,
                         ts: r.ts,
                         pid: ev.pid,
                         tid: ev.tid,
                         failed,
                     },
-                    EventKind::Syscall(ev),
-                    self.types.name(t),
+                    kind: EventKind::Syscall(ev),
+                    type_name: self.types.name(t),
                     timeline,
-                );
-                self.fire(rules, &ctx, redactor, alerts);
+                };
+                self.fire(rules, event, redactor, alerts);
             }
             RecordBody::Process(p)
                 if p.reason == SnapshotReason::CaptureStart && (p.tid == p.pid || p.tid == 0) =>
@@ -337,28 +375,50 @@ impl Engine {
                 if rules.is_empty() {
                     return;
                 }
-                let ctx = Ctx::new(
-                    EventMeta {
+                let event = Event {
+                    meta: EventMeta {
                         num,
                         ts: r.ts,
                         pid: p.pid,
                         tid: p.pid,
                         failed: false,
                     },
-                    EventKind::ProcInfo,
-                    PROCINFO,
+                    kind: EventKind::ProcInfo,
+                    type_name: PROCINFO,
                     timeline,
-                );
-                self.fire(rules, &ctx, redactor, alerts);
+                };
+                self.fire(rules, event, redactor, alerts);
             }
             _ => {}
         }
     }
 
-    fn fire(&self, rules: &[u32], ctx: &Ctx<'_>, redactor: &Redactor, alerts: &mut Vec<Alert>) {
-        for &i in rules {
+    fn fire(
+        &self,
+        rules: &[(u32, Arc<Node>)],
+        event: Event<'_>,
+        redactor: &Redactor,
+        alerts: &mut Vec<Alert>,
+    ) {
+        MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            memo.next_event(self.check_slots);
+            let ctx = Ctx::new(event.meta, event.kind, event.type_name, event.timeline);
+            self.fire_remembering(rules, &ctx.with_memo(&memo), redactor, alerts);
+        });
+    }
+
+    fn fire_remembering(
+        &self,
+        rules: &[(u32, Arc<Node>)],
+        ctx: &Ctx<'_>,
+        redactor: &Redactor,
+        alerts: &mut Vec<Alert>,
+    ) {
+        for (i, condition) in rules {
+            let i = *i;
             let rule = &self.rules[i as usize];
-            if rule.condition.eval(ctx) {
+            if condition.eval(ctx) {
                 alerts.push(Alert {
                     ts: ctx.ts,
                     num: ctx.num,

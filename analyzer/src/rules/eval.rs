@@ -4,6 +4,7 @@
 //! is then true, as in Falco.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use super::compile::{CheckNode, Lit, Node, Operand};
 use super::condition::ast::{Modifier, Op};
@@ -15,7 +16,44 @@ impl Node {
             Node::And(v) => v.iter().all(|n| n.eval(ctx)),
             Node::Or(v) => v.iter().any(|n| n.eval(ctx)),
             Node::Not(n) => !n.eval(ctx),
-            Node::Check(c) => c.eval(ctx),
+            Node::Check(c) => match ctx.memo {
+                Some(memo) => memo.get(c.slot).unwrap_or_else(|| {
+                    let v = c.eval(ctx);
+                    memo.set(c.slot, v);
+                    v
+                }),
+                None => c.eval(ctx),
+            },
+        }
+    }
+}
+
+/// The results of the comparisons already made for the event being evaluated, by slot
+/// ([`super::compile::Checks`]). Starting a new event forgets them all at once: a slot holds
+/// the event's serial number with the result, and a slot of an older event counts as empty.
+#[derive(Debug, Default)]
+pub struct Memo {
+    event: Cell<u64>,
+    slots: Vec<Cell<u64>>,
+}
+
+impl Memo {
+    /// Forgets every result, and makes room for `slots` comparisons.
+    pub fn next_event(&mut self, slots: usize) {
+        if self.slots.len() < slots {
+            self.slots.resize_with(slots, Cell::default);
+        }
+        self.event.set(self.event.get() + 1);
+    }
+
+    fn get(&self, slot: u32) -> Option<bool> {
+        let v = self.slots.get(slot as usize)?.get();
+        (v >> 1 == self.event.get()).then_some(v & 1 == 1)
+    }
+
+    fn set(&self, slot: u32, result: bool) {
+        if let Some(s) = self.slots.get(slot as usize) {
+            s.set(self.event.get() << 1 | u64::from(result));
         }
     }
 }
@@ -173,5 +211,25 @@ fn to_lit(v: &Val<'_>) -> Lit {
         Val::Bool(b) => Lit::Bool(*b),
         Val::Ip(ip) => Lit::Ip(*ip),
         other => Lit::Str(render_plain(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Memo;
+
+    #[test]
+    fn a_memo_remembers_within_an_event_and_forgets_at_the_next() {
+        let mut memo = Memo::default();
+        memo.next_event(2);
+        assert_eq!(memo.get(0), None);
+        memo.set(0, true);
+        memo.set(1, false);
+        assert_eq!((memo.get(0), memo.get(1)), (Some(true), Some(false)));
+        memo.next_event(3);
+        assert_eq!((memo.get(0), memo.get(1), memo.get(2)), (None, None, None));
+        // A slot the memo was not sized for is never remembered (nor a panic).
+        memo.set(7, true);
+        assert_eq!(memo.get(7), None);
     }
 }

@@ -153,10 +153,162 @@ impl EventTypes {
     }
 }
 
+impl EventTypes {
+    /// `node` as it stands for events of type `t`: each pure `evt.type` test (see
+    /// [`Self::of_condition`]) is decided, and the `and`, `or` and `not` around decided tests
+    /// are folded. Rules reach most of their event types through macros that test other types
+    /// (`rhf_open_write or rhf_rename or ...`); folded, an open is no longer compared with
+    /// `rename`, `link` and `symlink` by every such rule. `None` when the condition cannot
+    /// hold for `t` at all.
+    pub fn specialize(&self, node: &Node, t: u16) -> Option<Node> {
+        match self.fold(node, t) {
+            Folded::Const(false) => None,
+            Folded::Const(true) => Some(Node::And(Vec::new())),
+            Folded::Node(n) => Some(n),
+        }
+    }
+
+    fn fold(&self, node: &Node, t: u16) -> Folded {
+        match node {
+            Node::Check(c) => match self.decides(c, t) {
+                Some(b) => Folded::Const(b),
+                None => Folded::Node(node.clone()),
+            },
+            Node::Not(n) => match self.fold(n, t) {
+                Folded::Const(b) => Folded::Const(!b),
+                Folded::Node(n) => Folded::Node(Node::Not(Box::new(n))),
+            },
+            Node::And(v) | Node::Or(v) => {
+                // `and` is decided by a false part, `or` by a true one; the other constant
+                // drops out.
+                let and = matches!(node, Node::And(_));
+                let mut kept = Vec::with_capacity(v.len());
+                for n in v {
+                    match self.fold(n, t) {
+                        Folded::Const(b) if b != and => return Folded::Const(b),
+                        Folded::Const(_) => {}
+                        Folded::Node(n) => kept.push(n),
+                    }
+                }
+                match kept.len() {
+                    0 => Folded::Const(and),
+                    1 => Folded::Node(kept.pop().expect("one part")),
+                    _ if and => Folded::Node(Node::And(kept)),
+                    _ => Folded::Node(Node::Or(kept)),
+                }
+            }
+        }
+    }
+
+    /// The result of a pure `evt.type` test on events of type `t`.
+    fn decides(&self, c: &CheckNode, t: u16) -> Option<bool> {
+        if !is_type_check(c) {
+            return None;
+        }
+        let name = self.name(t).as_bytes();
+        let is = |l: &Lit| matches!(l, Lit::Str(s) if s.as_slice() == name);
+        match (&c.op, &c.rhs) {
+            (Op::Eq | Op::In, Operand::One(l)) => Some(is(l)),
+            (Op::Eq | Op::In, Operand::Many(ls, _)) => Some(ls.iter().any(is)),
+            (Op::Ne, Operand::One(l)) => Some(!is(l)),
+            _ => None,
+        }
+    }
+}
+
+/// A condition part after folding: decided, or still to evaluate.
+enum Folded {
+    Const(bool),
+    Node(Node),
+}
+
 fn is_type_check(c: &CheckNode) -> bool {
     c.field.def.id == Fid::EvtType
         && c.field.transformers.is_empty()
         && c.modifier.is_none()
         && matches!(c.op, Op::Eq | Op::In | Op::Ne)
         && !matches!(c.rhs, Operand::Field(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::rules::compile::{self, Checks, CompileError};
+    use crate::rules::condition;
+
+    fn compile_all(texts: &[&str]) -> (Vec<Node>, Checks) {
+        let macros: HashMap<String, Result<condition::ast::Expr, CompileError>> = HashMap::new();
+        let mut checks = Checks::default();
+        let nodes = texts
+            .iter()
+            .map(|t| {
+                let expr = condition::parse(t).unwrap();
+                compile::compile_within(&expr, &macros, &mut usize::MAX.clone(), &mut checks)
+                    .unwrap()
+            })
+            .collect();
+        (nodes, checks)
+    }
+
+    fn field_of(node: &Node) -> &str {
+        match node {
+            Node::Check(c) => &c.field.text,
+            other => panic!("not a single test: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn specializing_decides_type_tests_and_folds_around_them() {
+        let types = EventTypes::default();
+        let t = |name: &str| types.id(name).unwrap();
+        let (nodes, _) = compile_all(&[
+            "(evt.type in (open, openat) and fd.name = /a) \
+             or (evt.type = rename and fd.name = /b) \
+             or (not evt.type = openat and proc.name = x)",
+            "evt.type = rename and fd.name = /b",
+            "evt.type != rename",
+        ]);
+        let any = &nodes[0];
+        let on_openat = types.specialize(any, t("openat")).unwrap();
+        assert_eq!(field_of(&on_openat), "fd.name");
+        match types.specialize(any, t("rename")).unwrap() {
+            Node::Or(parts) => {
+                let fields: Vec<&str> = parts.iter().map(field_of).collect();
+                assert_eq!(fields, ["fd.name", "proc.name"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(types.specialize(&nodes[1], t("openat")).is_none());
+        // Decided true: nothing left to test.
+        assert!(matches!(
+            types.specialize(&nodes[2], t("openat")),
+            Some(Node::And(v)) if v.is_empty()
+        ));
+        assert!(types.specialize(&nodes[2], t("rename")).is_none());
+    }
+
+    #[test]
+    fn the_same_comparison_compiles_once_across_conditions() {
+        let (nodes, checks) = compile_all(&[
+            "evt.type = openat and fd.name = /a",
+            "fd.name = /a or proc.name = x",
+            // Spacing and position differ; the comparison is the same.
+            "proc.name  =  x",
+        ]);
+        assert_eq!(checks.len(), 3);
+        let check = |n: &Node, i: usize| match n {
+            Node::And(v) | Node::Or(v) => match &v[i] {
+                Node::Check(c) => Arc::clone(c),
+                other => panic!("{other:?}"),
+            },
+            Node::Check(c) => Arc::clone(c),
+            other => panic!("{other:?}"),
+        };
+        assert!(Arc::ptr_eq(&check(&nodes[0], 1), &check(&nodes[1], 0)));
+        assert!(Arc::ptr_eq(&check(&nodes[1], 1), &check(&nodes[2], 0)));
+        assert_ne!(check(&nodes[0], 0).slot, check(&nodes[0], 1).slot);
+    }
 }

@@ -11,6 +11,7 @@ use super::table::Fid;
 use super::{args, FieldArg, Val};
 use crate::render::calls::negated_errno;
 use crate::render::errno;
+use crate::rules::eval::Memo;
 use crate::state::{ProcState, Timeline};
 
 /// What kind of event the fields look at.
@@ -35,6 +36,8 @@ pub struct Ctx<'a> {
     pub failed: bool,
     pub proc: Option<&'a ProcState>,
     pub timeline: &'a Timeline,
+    /// Where comparisons already made for this event are remembered, when the caller keeps one.
+    pub memo: Option<&'a Memo>,
     fd: OnceCell<Option<FdView<'a>>>,
 }
 
@@ -72,7 +75,17 @@ impl<'a> Ctx<'a> {
             failed,
             proc: timeline.at(pid, num),
             timeline,
+            memo: None,
             fd: OnceCell::new(),
+        }
+    }
+
+    /// The same context, remembering comparisons in `memo` (which must have been moved to
+    /// this event with [`Memo::next_event`]).
+    pub fn with_memo(self, memo: &'a Memo) -> Ctx<'a> {
+        Ctx {
+            memo: Some(memo),
+            ..self
         }
     }
 

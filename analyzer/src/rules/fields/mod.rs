@@ -111,6 +111,9 @@ impl Field {
     /// The value for one event, transformers applied innermost first.
     pub fn get<'a>(&self, ctx: &Ctx<'a>) -> Val<'a> {
         let v = extract::get(self.def.id, &self.arg, ctx);
+        if self.transformers.is_empty() {
+            return v;
+        }
         self.transformers
             .iter()
             .rev()
