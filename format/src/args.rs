@@ -4,7 +4,7 @@
 //! but one tag byte per value followed by LEB128 varints and length-prefixed bytes, as
 //! `docs/FORMAT.md` specifies. Decoding is bounded by the body it reads from.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::codec::{put_varint, unzigzag, zigzag, Cursor};
@@ -39,54 +39,88 @@ impl FdTargetTable {
     }
 }
 
-/// The fd targets defined so far in a chunk, as a decoder knows them. The arguments of a
-/// skipped record are not walked when it is skipped, only noted: its definitions are read when
-/// a later record needs them (a reference past what is known, or a definition of its own,
-/// whose number depends on every earlier one). A pass that decodes few records whole then
-/// never walks the arguments of the others.
+/// The fd targets defined so far in a chunk, as a decoder knows them. Definitions are
+/// numbered in the order records make them, but the arguments of a skipped record are not
+/// walked when it is skipped, only noted: its definitions are counted and read when a later
+/// reference needs a number they settle. A pass that decodes few records whole (the process
+/// state, the rules' opens) then never walks the arguments of the others.
 #[derive(Debug, Default, Clone)]
 pub struct FdTargets {
-    known: Vec<Arc<FdTarget>>,
-    /// Skipped records not walked yet, in order: (record index, body start, body end).
-    unread: Vec<(usize, usize, usize)>,
+    /// Definitions whose number is settled: number `i` is `settled[i]`.
+    settled: Vec<Arc<FdTarget>>,
+    /// What follows them, in record order: skipped records not walked yet, and definitions
+    /// made by decoded records after them (their numbers depend on the walk).
+    pending: VecDeque<Pending>,
+}
+
+#[derive(Debug, Clone)]
+enum Pending {
+    /// Skipped syscall records `from..to` (record indexes), not walked yet.
+    Unread {
+        from: usize,
+        to: usize,
+    },
+    Defined(Arc<FdTarget>),
+}
+
+/// Where a chunk's record bodies lie: record `i`'s body is `payload[starts[i]..starts[i + 1]]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Bodies<'p> {
+    pub payload: &'p [u8],
+    pub starts: &'p [usize],
+}
+
+impl<'p> Bodies<'p> {
+    fn get(&self, i: usize) -> Option<&'p [u8]> {
+        let (start, end) = (*self.starts.get(i)?, *self.starts.get(i + 1)?);
+        self.payload.get(start..end)
+    }
 }
 
 impl FdTargets {
-    /// Notes a skipped syscall record whose body is `payload[start..end]`.
-    pub fn skip(&mut self, index: usize, start: usize, end: usize) {
-        self.unread.push((index, start, end));
-    }
-
-    /// Walks the skipped records, in order, for their definitions.
-    fn catch_up(&mut self, payload: &[u8]) -> Result<(), String> {
-        let FdTargets { known, unread } = self;
-        for (index, start, end) in unread.drain(..) {
-            let body = payload
-                .get(start..end)
-                .ok_or_else(|| format!("skipped record {index}: body out of range"))?;
-            skip_args(&mut Cursor::new(body), known)
-                .map_err(|e| format!("in skipped record {index}: {e}"))?;
+    /// Notes skipped syscall record `index` (runs of them are noted as one range).
+    pub fn skip(&mut self, index: usize) {
+        if let Some(Pending::Unread { to, .. }) = self.pending.back_mut() {
+            if *to == index {
+                *to += 1;
+                return;
+            }
         }
-        Ok(())
-    }
-
-    /// Target number `i`.
-    fn get(&mut self, i: u64, payload: &[u8]) -> Result<Arc<FdTarget>, String> {
-        let i = usize::try_from(i).map_err(|_| format!("fd target reference {i} is unknown"))?;
-        if i >= self.known.len() {
-            self.catch_up(payload)?;
-        }
-        self.known
-            .get(i)
-            .cloned()
-            .ok_or_else(|| format!("fd target reference {i} is unknown"))
+        self.pending.push_back(Pending::Unread {
+            from: index,
+            to: index + 1,
+        });
     }
 
     /// A target defined by the record being decoded.
-    fn define(&mut self, t: Arc<FdTarget>, payload: &[u8]) -> Result<(), String> {
-        self.catch_up(payload)?;
-        self.known.push(t);
-        Ok(())
+    fn define(&mut self, t: Arc<FdTarget>) {
+        if self.pending.is_empty() {
+            self.settled.push(t);
+        } else {
+            self.pending.push_back(Pending::Defined(t));
+        }
+    }
+
+    /// Target number `i`, settling pending numbers in order until it is known.
+    fn get(&mut self, i: u64, bodies: Bodies<'_>) -> Result<Arc<FdTarget>, String> {
+        let unknown = || format!("fd target reference {i} is unknown");
+        let i = usize::try_from(i).map_err(|_| unknown())?;
+        while i >= self.settled.len() {
+            match self.pending.pop_front() {
+                None => break,
+                Some(Pending::Defined(t)) => self.settled.push(t),
+                Some(Pending::Unread { from, to }) => {
+                    for index in from..to {
+                        let body = bodies
+                            .get(index)
+                            .ok_or_else(|| format!("skipped record {index}: body out of range"))?;
+                        skip_args(&mut Cursor::new(body), &mut self.settled)
+                            .map_err(|e| format!("in skipped record {index}: {e}"))?;
+                    }
+                }
+            }
+        }
+        self.settled.get(i).cloned().ok_or_else(unknown)
     }
 }
 
@@ -154,11 +188,11 @@ pub fn encode_args(args: &[Arg], table: &mut FdTargetTable, out: &mut Vec<u8>) {
 }
 
 /// Decodes a syscall body into `args`, which is cleared first (its allocation is reused).
-/// `payload` is the chunk's payload, where the bodies of skipped records noted in `table` lie.
+/// `bodies` are the chunk's, where the skipped records noted in `table` lie.
 pub fn decode_args_into(
     c: &mut Cursor<'_>,
     table: &mut FdTargets,
-    payload: &[u8],
+    bodies: Bodies<'_>,
     args: &mut Vec<Arg>,
 ) -> Result<(), String> {
     args.clear();
@@ -180,11 +214,11 @@ pub fn decode_args_into(
                 let fd = i32::try_from(unzigzag(varint(c)?)).map_err(|_| "fd out of range")?;
                 let target = if c.buf.get(c.pos) == Some(&8) {
                     c.pos += 1;
-                    Some(table.get(varint(c)?, payload)?)
+                    Some(table.get(varint(c)?, bodies)?)
                 } else {
                     let t = get_fd_target(c)?.map(Arc::new);
                     if let Some(t) = &t {
-                        table.define(Arc::clone(t), payload)?;
+                        table.define(Arc::clone(t));
                     }
                     t
                 };
@@ -460,4 +494,70 @@ fn get_sockaddr(c: &mut Cursor<'_>) -> Result<Option<SockAddr>, String> {
             other => return Err(format!("unknown socket address tag {other}")),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Record bodies laid end to end, as a chunk holds them, with their starts.
+    fn chunk(records: &[Vec<Arg>]) -> (Vec<u8>, Vec<usize>) {
+        let mut table = FdTargetTable::default();
+        let (mut payload, mut starts) = (Vec::new(), vec![0]);
+        for args in records {
+            encode_args(args, &mut table, &mut payload);
+            starts.push(payload.len());
+        }
+        (payload, starts)
+    }
+
+    fn file(p: &str) -> Option<Arc<FdTarget>> {
+        Some(Arc::new(FdTarget::File(p.as_bytes().to_vec().into())))
+    }
+
+    fn decode(
+        targets: &mut FdTargets,
+        payload: &[u8],
+        starts: &[usize],
+        i: usize,
+    ) -> Result<Vec<Arg>, String> {
+        let mut args = Vec::new();
+        let bodies = Bodies { payload, starts };
+        let mut c = Cursor::new(bodies.get(i).unwrap());
+        decode_args_into(&mut c, targets, bodies, &mut args).map(|()| args)
+    }
+
+    #[test]
+    fn skipped_definitions_are_read_when_a_reference_needs_them() {
+        let (payload, starts) = chunk(&[
+            vec![Arg::Fd(3, file("/a"))],
+            vec![Arg::Fd(4, file("/b"))],
+            vec![Arg::Fd(5, file("/c")), Arg::Fd(3, file("/a"))],
+            vec![Arg::Fd(4, file("/b")), Arg::Fd(5, file("/c"))],
+        ]);
+        let mut targets = FdTargets::default();
+        targets.skip(0);
+        targets.skip(1);
+        // Record 2 defines /c (number 2, after the two skipped definitions) and refers to /a.
+        assert_eq!(
+            decode(&mut targets, &payload, &starts, 2).unwrap(),
+            [Arg::Fd(5, file("/c")), Arg::Fd(3, file("/a"))]
+        );
+        assert_eq!(
+            decode(&mut targets, &payload, &starts, 3).unwrap(),
+            [Arg::Fd(4, file("/b")), Arg::Fd(5, file("/c"))]
+        );
+    }
+
+    #[test]
+    fn a_damaged_skipped_record_is_reported_when_it_is_needed() {
+        let (mut payload, starts) =
+            chunk(&[vec![Arg::Fd(3, file("/a"))], vec![Arg::Fd(3, file("/a"))]]);
+        // Record 0's body: count, tag 2, fd, then the target: make its tag unknown.
+        payload[3] = 0x7f;
+        let mut targets = FdTargets::default();
+        targets.skip(0);
+        let err = decode(&mut targets, &payload, &starts, 1).unwrap_err();
+        assert!(err.contains("in skipped record 0"), "{err}");
+    }
 }

@@ -482,7 +482,7 @@ impl RecordDecoder {
         self.fixed(s, ev).map_err(|e| fail(&e))?;
         ev.args.clear();
         // The arguments are walked only if a later record needs the fd targets they define.
-        self.fd_targets.skip(index, start, end);
+        self.fd_targets.skip(index);
         Ok(Some(false))
     }
 
@@ -498,7 +498,10 @@ impl RecordDecoder {
         args::decode_args_into(
             &mut body,
             &mut self.fd_targets,
-            &self.cols.payload,
+            args::Bodies {
+                payload: &self.cols.payload,
+                starts: &self.cols.body_starts,
+            },
             &mut ev.args,
         )
         .map_err(|e| format!("syscall arguments: {e}"))

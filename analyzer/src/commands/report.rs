@@ -62,7 +62,6 @@ pub fn run(opts: &Options, stdout: &mut dyn Write) -> Result<Outcome> {
     let name = opts.file.display().to_string();
     let inputs = Inputs {
         name: &name,
-        file_sha256: collect::file_sha256(&opts.file).ok(),
         engine: &engine,
         rules_files: if opts.rules.is_empty() {
             vec![DEFAULT_RULES_NAME.to_string()]
@@ -72,7 +71,15 @@ pub fn run(opts: &Options, stdout: &mut dyn Write) -> Result<Outcome> {
         redactor: Redactor::new(opts.show_secrets),
         limits: Limits::default(),
     };
-    let report: Report = scan::in_pool(opts.threads, || collect::collect(&reader, &inputs))?;
+    // The file's digest is one sequential read of the whole file: it runs beside the scan
+    // rather than before it.
+    let (digest, report) = std::thread::scope(|s| {
+        let digest = s.spawn(|| collect::file_sha256(&opts.file).ok());
+        let report = scan::in_pool(opts.threads, || collect::collect(&reader, &inputs));
+        (digest.join().ok().flatten(), report)
+    });
+    let mut report: Report = report?;
+    report.trace.file_sha256 = digest;
     let text = render::render(&report, opts.format)
         .map_err(|e| anyhow::anyhow!("cannot render the report: {e:#}"))?;
     let to = match to_file {

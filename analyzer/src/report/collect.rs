@@ -24,8 +24,6 @@ use crate::trace::Integrity;
 pub struct Inputs<'a> {
     /// How the report names the trace file (the path as given).
     pub name: &'a str,
-    /// SHA-256 of the file ([`file_sha256`]), when it could be read.
-    pub file_sha256: Option<String>,
     pub engine: &'a Engine,
     /// The rules files in load order, as the report lists them.
     pub rules_files: Vec<String>,
@@ -95,7 +93,8 @@ pub fn collect(reader: &TraceReader, inp: &Inputs<'_>) -> Report {
         trace: TraceMeta {
             file: escape_str(inp.name),
             file_bytes: reader.file_len(),
-            file_sha256: inp.file_sha256.clone(),
+            // The caller hashes the file beside the scan ([`file_sha256`]).
+            file_sha256: None,
             format_version: format!("{}.{}", pre.major, pre.minor),
             host: HostSummary {
                 hostname: escape_bytes(&header.host.hostname),

@@ -18,7 +18,6 @@
 //!     &reader,
 //!     &collect::Inputs {
 //!         name: "case.rhf",
-//!         file_sha256: None,
 //!         engine: &engine,
 //!         rules_files: vec![],
 //!         redactor: Redactor::new(false),

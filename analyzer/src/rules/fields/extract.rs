@@ -209,8 +209,9 @@ fn since(ctx: &Ctx<'_>, start: Option<i128>) -> Val<'static> {
     }
 }
 
-/// The value of field `id` for `ctx`.
-pub fn get<'a>(id: Fid, arg: &FieldArg, ctx: &Ctx<'a>) -> Val<'a> {
+/// The value of field `id` for `ctx`. It may borrow from the context itself (the fd view it
+/// builds once per event), so comparing a path makes no copy of it.
+pub fn get<'c>(id: Fid, arg: &FieldArg, ctx: &'c Ctx<'_>) -> Val<'c> {
     let p = ctx.proc;
     let ev = ctx.syscall();
     match id {
@@ -429,18 +430,16 @@ pub fn get<'a>(id: Fid, arg: &FieldArg, ctx: &Ctx<'a>) -> Val<'a> {
     }
 }
 
-fn fd_field<'a>(id: Fid, f: &FdView<'a>) -> Val<'a> {
+fn fd_field<'c>(id: Fid, f: &'c FdView<'_>) -> Val<'c> {
     let sock = f.socket.as_ref();
     let ip = |e: Option<super::fd::Endpoint>| e.map_or(Val::None, |(ip, _)| Val::Ip(ip));
     let port =
         |e: Option<super::fd::Endpoint>| e.map_or(Val::None, |(_, p)| Val::Num(i64::from(p)));
     let either =
-        |a: Val<'a>, b: Val<'a>| Val::Any([a, b].into_iter().filter(|v| !v.is_none()).collect());
+        |a: Val<'c>, b: Val<'c>| Val::Any([a, b].into_iter().filter(|v| !v.is_none()).collect());
     match id {
         Fid::FdNum => opt_num(f.num),
-        Fid::FdName => f
-            .name()
-            .map_or(Val::None, |n| Val::Str(Cow::Owned(n.into_owned()))),
+        Fid::FdName => f.name().map_or(Val::None, Val::Str),
         Fid::FdNameRaw => f
             .nameraw
             .map(Val::str)
@@ -452,7 +451,7 @@ fn fd_field<'a>(id: Fid, f: &FdView<'a>) -> Val<'a> {
             (Some(p), Some("file" | "directory" | "memfd")) => {
                 let (dir, file) = split_path(p);
                 let part = if id == Fid::FdDirectory { dir } else { file };
-                Val::owned(part.to_vec())
+                Val::str(part)
             }
             _ => Val::None,
         },

@@ -109,7 +109,7 @@ impl Field {
     }
 
     /// The value for one event, transformers applied innermost first.
-    pub fn get<'a>(&self, ctx: &Ctx<'a>) -> Val<'a> {
+    pub fn get<'c>(&self, ctx: &'c Ctx<'_>) -> Val<'c> {
         let v = extract::get(self.def.id, &self.arg, ctx);
         if self.transformers.is_empty() {
             return v;
