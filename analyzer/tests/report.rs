@@ -7,10 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rhf_analyzer::commands::rules::{self, LoadOptions, DEFAULT_RULES_NAME};
-use rhf_analyzer::commands::scan::in_pool;
 use rhf_analyzer::commands::summary;
 use rhf_analyzer::redact::Redactor;
-use rhf_analyzer::report::collect::{self, Inputs};
+use rhf_analyzer::report::collect::Inputs;
 use rhf_analyzer::report::model::{Limits, Report};
 use rhf_analyzer::report::render::{render, Format};
 use rhf_analyzer::report::scan::scan;
@@ -49,7 +48,6 @@ fn report(sample: &str, rules: &[&str], show_secrets: bool, threads: usize) -> R
     let name = format!("samples/{sample}.rhf");
     let inputs = Inputs {
         name: &name,
-        file_sha256: Some(collect::file_sha256(&path).expect("hash sample")),
         engine: &engine,
         rules_files: if rules.is_empty() {
             vec![DEFAULT_RULES_NAME.to_string()]
@@ -59,7 +57,7 @@ fn report(sample: &str, rules: &[&str], show_secrets: bool, threads: usize) -> R
         redactor: Redactor::new(show_secrets),
         limits: Limits::default(),
     };
-    in_pool(Some(threads), || collect::collect(&reader, &inputs)).expect("pool")
+    rhf_analyzer::commands::report::build(&reader, &path, &inputs, Some(threads)).expect("report")
 }
 
 fn rendered(r: &Report, f: Format) -> String {

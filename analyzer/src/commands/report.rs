@@ -71,15 +71,7 @@ pub fn run(opts: &Options, stdout: &mut dyn Write) -> Result<Outcome> {
         redactor: Redactor::new(opts.show_secrets),
         limits: Limits::default(),
     };
-    // The file's digest is one sequential read of the whole file: it runs beside the scan
-    // rather than before it.
-    let (digest, report) = std::thread::scope(|s| {
-        let digest = s.spawn(|| collect::file_sha256(&opts.file).ok());
-        let report = scan::in_pool(opts.threads, || collect::collect(&reader, &inputs));
-        (digest.join().ok().flatten(), report)
-    });
-    let mut report: Report = report?;
-    report.trace.file_sha256 = digest;
+    let report = build(&reader, &opts.file, &inputs, opts.threads)?;
     let text = render::render(&report, opts.format)
         .map_err(|e| anyhow::anyhow!("cannot render the report: {e:#}"))?;
     let to = match to_file {
@@ -105,6 +97,25 @@ pub fn run(opts: &Options, stdout: &mut dyn Write) -> Result<Outcome> {
 }
 
 /// Why an output file cannot be created.
+/// The report of the trace at `file` (opened as `reader`) on `threads` threads (default: every
+/// core), with the file's SHA-256. The digest is one sequential read of the whole file: it runs
+/// beside the scan rather than before it.
+pub fn build(
+    reader: &rhf_format::TraceReader,
+    file: &Path,
+    inputs: &Inputs<'_>,
+    threads: Option<usize>,
+) -> Result<Report> {
+    let (digest, report) = std::thread::scope(|s| {
+        let digest = s.spawn(|| collect::file_sha256(file).ok());
+        let report = scan::in_pool(threads, || collect::collect(reader, inputs));
+        (digest.join().ok().flatten(), report)
+    });
+    let mut report = report?;
+    report.trace.file_sha256 = digest;
+    Ok(report)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error("{0} already exists; choose another name or pass --force to replace it")]
