@@ -240,6 +240,16 @@ struct DecodedColumns {
     sys: SyscallColumns,
 }
 
+/// What [`RecordDecoder::step`] did with a record.
+enum Step {
+    /// Decoded whole.
+    Whole,
+    /// A syscall with its fixed fields only.
+    Fixed,
+    /// A syscall passed over.
+    Passed,
+}
+
 #[derive(Debug, Default, Clone)]
 struct SyscallColumns {
     pids: Vec<u64>,
@@ -449,24 +459,46 @@ impl RecordDecoder {
         record: &mut Record,
         want: &dyn Fn(Abi, u32) -> bool,
     ) -> Result<Option<bool>, DecodeError> {
+        Ok(self
+            .step(record, want, true)?
+            .map(|step| matches!(step, Step::Whole)))
+    }
+
+    /// The next record that is not a syscall, or a syscall `want(abi, nr)` wants, decoded whole,
+    /// with its position among the chunk's records of known kinds (the count a walk with
+    /// [`Self::next_selected`] would have reached); the syscalls in between are passed over
+    /// without decoding even their fixed fields. `None` at the end of the chunk.
+    pub fn next_wanted(
+        &mut self,
+        record: &mut Record,
+        want: &dyn Fn(Abi, u32) -> bool,
+    ) -> Result<Option<usize>, DecodeError> {
+        while let Some(step) = self.step(record, want, false)? {
+            if matches!(step, Step::Whole) {
+                return Ok(Some(self.index - 1 - self.skipped_unknown as usize));
+            }
+        }
+        Ok(None)
+    }
+
+    fn step(
+        &mut self,
+        record: &mut Record,
+        want: &dyn Fn(Abi, u32) -> bool,
+        fixed_of_others: bool,
+    ) -> Result<Option<Step>, DecodeError> {
         let Some((index, kind, start, end)) = self.advance() else {
             return Ok(None);
         };
         let fail = |what: &str| DecodeError(format!("record {index}: {what}"));
-        record.ts = self.cols.times[index];
         if kind != RecordKind::Syscall {
+            record.ts = self.cols.times[index];
             record.body = decode_known(kind, &self.cols.payload[start..end])
                 .map_err(|e| fail(&format!("{} record: {e}", kind.name())))?;
-            return Ok(Some(true));
+            return Ok(Some(Step::Whole));
         }
         let s = self.next_sys;
         self.next_sys += 1;
-        if !matches!(record.body, RecordBody::Syscall(_)) {
-            record.body = RecordBody::Syscall(SyscallEvent::default());
-        }
-        let RecordBody::Syscall(ev) = &mut record.body else {
-            unreachable!("set just above")
-        };
         let abi = match self.cols.sys.flags[s] & 3 {
             0 => Abi::X86_64,
             1 => Abi::I386,
@@ -475,15 +507,28 @@ impl RecordDecoder {
         };
         let nr =
             u32::try_from(self.cols.sys.nrs[s]).map_err(|_| fail("syscall number out of range"))?;
-        if want(abi, nr) {
+        let whole = want(abi, nr);
+        if !whole {
+            // The arguments are walked only if a later record needs the fd targets they define.
+            self.fd_targets.skip(index);
+            if !fixed_of_others {
+                return Ok(Some(Step::Passed));
+            }
+        }
+        record.ts = self.cols.times[index];
+        if !matches!(record.body, RecordBody::Syscall(_)) {
+            record.body = RecordBody::Syscall(SyscallEvent::default());
+        }
+        let RecordBody::Syscall(ev) = &mut record.body else {
+            unreachable!("set just above")
+        };
+        if whole {
             self.syscall(s, start, end, ev).map_err(|e| fail(&e))?;
-            return Ok(Some(true));
+            return Ok(Some(Step::Whole));
         }
         self.fixed(s, ev).map_err(|e| fail(&e))?;
         ev.args.clear();
-        // The arguments are walked only if a later record needs the fd targets they define.
-        self.fd_targets.skip(index);
-        Ok(Some(false))
+        Ok(Some(Step::Fixed))
     }
 
     fn syscall(

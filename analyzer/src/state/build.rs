@@ -84,16 +84,14 @@ pub fn build_keeping<S: Source>(
         .zip(starts.par_iter().zip(keep.par_iter()))
         .map(|(info, (start, keep))| {
             let mut mine = Vec::new();
-            let mut num = *start;
             let records = reader.chunk_records(info).map_err(|e| e.to_string())?;
             let copy = keep.then(|| records.clone());
             let want = |abi, nr| identity.contains(abi, nr);
             records
-                .for_each_selected(&want, |r, _| {
+                .for_each_wanted(&want, |index, r| {
                     if changes_state(r, &identity) {
-                        mine.push((num, r.clone()));
+                        mine.push((*start + index as u64, r.clone()));
                     }
-                    num += 1;
                 })
                 .map_err(|e| e.to_string())?;
             Ok((mine, copy))
