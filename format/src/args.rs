@@ -44,8 +44,13 @@ impl FdTargetTable {
 /// walked when it is skipped, only noted: its definitions are counted and read when a later
 /// reference needs a number they settle. A pass that decodes few records whole (the process
 /// state, the rules' opens) then never walks the arguments of the others.
+///
+/// Chunks written since 1.1 say which record defines each target (the `defs` column): a
+/// reference then reads that one record, and nothing is noted or walked in order.
 #[derive(Debug, Default, Clone)]
 pub struct FdTargets {
+    /// Targets read through the `defs` column, by number.
+    direct: HashMap<usize, Arc<FdTarget>>,
     /// Definitions whose number is settled: number `i` is `settled[i]`.
     settled: Vec<Arc<FdTarget>>,
     /// What follows them, in record order: skipped records not walked yet, and definitions
@@ -63,11 +68,13 @@ enum Pending {
     Defined(Arc<FdTarget>),
 }
 
-/// Where a chunk's record bodies lie: record `i`'s body is `payload[starts[i]..starts[i + 1]]`.
+/// Where a chunk's record bodies lie: record `i`'s body is `payload[starts[i]..starts[i + 1]]`;
+/// and, since 1.1, which record defines each fd target (`defs[n]` for target `n`).
 #[derive(Debug, Clone, Copy)]
 pub struct Bodies<'p> {
     pub payload: &'p [u8],
     pub starts: &'p [usize],
+    pub defs: Option<&'p [usize]>,
 }
 
 impl<'p> Bodies<'p> {
@@ -92,6 +99,27 @@ impl FdTargets {
         });
     }
 
+    /// Target `i`, read from the record `defs` names (the how-many-th of that record's
+    /// definitions it is follows from the records before).
+    fn read_direct(
+        &mut self,
+        i: usize,
+        defs: &[usize],
+        bodies: Bodies<'_>,
+    ) -> Option<Arc<FdTarget>> {
+        if let Some(t) = self.direct.get(&i) {
+            return Some(Arc::clone(t));
+        }
+        let record = *defs.get(i)?;
+        let before = defs.partition_point(|r| *r < record);
+        let nth = i - before;
+        let mut defined = Vec::new();
+        skip_args(&mut Cursor::new(bodies.get(record)?), &mut defined, before).ok()?;
+        let t = defined.into_iter().nth(nth)?;
+        self.direct.insert(i, Arc::clone(&t));
+        Some(t)
+    }
+
     /// A target defined by the record being decoded.
     fn define(&mut self, t: Arc<FdTarget>) {
         if self.pending.is_empty() {
@@ -105,6 +133,9 @@ impl FdTargets {
     fn get(&mut self, i: u64, bodies: Bodies<'_>) -> Result<Arc<FdTarget>, String> {
         let unknown = || format!("fd target reference {i} is unknown");
         let i = usize::try_from(i).map_err(|_| unknown())?;
+        if let Some(defs) = bodies.defs {
+            return self.read_direct(i, defs, bodies).ok_or_else(unknown);
+        }
         while i >= self.settled.len() {
             match self.pending.pop_front() {
                 None => break,
@@ -114,7 +145,7 @@ impl FdTargets {
                         let body = bodies
                             .get(index)
                             .ok_or_else(|| format!("skipped record {index}: body out of range"))?;
-                        skip_args(&mut Cursor::new(body), &mut self.settled)
+                        skip_args(&mut Cursor::new(body), &mut self.settled, 0)
                             .map_err(|e| format!("in skipped record {index}: {e}"))?;
                     }
                 }
@@ -217,8 +248,10 @@ pub fn decode_args_into(
                     Some(table.get(varint(c)?, bodies)?)
                 } else {
                     let t = get_fd_target(c)?.map(Arc::new);
-                    if let Some(t) = &t {
-                        table.define(Arc::clone(t));
+                    match &t {
+                        // With `defs`, numbers are found without counting definitions.
+                        Some(t) if bodies.defs.is_none() => table.define(Arc::clone(t)),
+                        _ => {}
                     }
                     t
                 };
@@ -260,8 +293,13 @@ pub fn decode_args_into(
 /// Walks the arguments of one record without building them, keeping only what later records
 /// depend on: the fd targets defined here join `table`, so a backreference in a later record
 /// still finds its target. Much cheaper than [`decode_args_into`] (no allocation for strings,
-/// paths or buffers).
-fn skip_args(c: &mut Cursor<'_>, table: &mut Vec<Arc<FdTarget>>) -> Result<(), String> {
+/// paths or buffers). References are checked against `base` targets defined before this
+/// record (when `table` holds only this record's definitions) plus those in `table`.
+fn skip_args(
+    c: &mut Cursor<'_>,
+    table: &mut Vec<Arc<FdTarget>>,
+    base: usize,
+) -> Result<(), String> {
     let n = c.varint().ok_or("argument count missing")?;
     if n > MAX_ARGS {
         return Err(format!(
@@ -287,7 +325,7 @@ fn skip_args(c: &mut Cursor<'_>, table: &mut Vec<Arc<FdTarget>>) -> Result<(), S
                 if c.buf.get(c.pos) == Some(&8) {
                     c.pos += 1;
                     let r = varint(c)?;
-                    if usize::try_from(r).map_or(true, |r| r >= table.len()) {
+                    if usize::try_from(r).map_or(true, |r| r >= base + table.len()) {
                         return Err(format!("fd target reference {r} is unknown"));
                     }
                 } else if let Some(t) = get_fd_target(c)? {
@@ -522,7 +560,11 @@ mod tests {
         i: usize,
     ) -> Result<Vec<Arg>, String> {
         let mut args = Vec::new();
-        let bodies = Bodies { payload, starts };
+        let bodies = Bodies {
+            payload,
+            starts,
+            defs: None,
+        };
         let mut c = Cursor::new(bodies.get(i).unwrap());
         decode_args_into(&mut c, targets, bodies, &mut args).map(|()| args)
     }
@@ -547,6 +589,36 @@ mod tests {
             decode(&mut targets, &payload, &starts, 3).unwrap(),
             [Arg::Fd(4, file("/b")), Arg::Fd(5, file("/c"))]
         );
+    }
+
+    #[test]
+    fn with_the_defs_column_a_reference_reads_only_the_defining_record() {
+        let (payload, starts) = chunk(&[
+            vec![Arg::Fd(3, file("/a"))],
+            vec![Arg::Int(1), Arg::Fd(4, file("/b"))],
+            vec![Arg::Fd(3, file("/a")), Arg::Fd(5, file("/c"))],
+            vec![Arg::Fd(5, file("/c")), Arg::Fd(4, file("/b"))],
+        ]);
+        let defs = [0, 1, 2];
+        let mut targets = FdTargets::default();
+        let mut args = Vec::new();
+        let bodies = Bodies {
+            payload: &payload,
+            starts: &starts,
+            defs: Some(&defs),
+        };
+        let mut c = Cursor::new(bodies.get(3).unwrap());
+        decode_args_into(&mut c, &mut targets, bodies, &mut args).unwrap();
+        assert_eq!(args, [Arg::Fd(5, file("/c")), Arg::Fd(4, file("/b"))]);
+        // A defs column that names the wrong record is an unknown reference, not a panic.
+        let wrong = [0, 0, 0];
+        let bodies = Bodies {
+            defs: Some(&wrong),
+            ..bodies
+        };
+        let mut c = Cursor::new(bodies.get(3).unwrap());
+        let mut targets = FdTargets::default();
+        assert!(decode_args_into(&mut c, &mut targets, bodies, &mut args).is_err());
     }
 
     #[test]

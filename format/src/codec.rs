@@ -70,13 +70,19 @@ pub struct Columns {
     durs: Vec<u8>,
     /// Per record: the body (syscall arguments, or a MessagePack record).
     bodies: Vec<u8>,
+    /// Since 1.1. Per fd target defined in the chunk, in definition order: varint of the
+    /// defining record's index minus the previous definition's (the first from 0). A reader
+    /// finds target N's record at once instead of walking every earlier body to count.
+    defs: Vec<u8>,
     prev_ts: u64,
+    /// Record index of the last definition written to `defs`.
+    prev_def: u64,
     fd_targets: args::FdTargetTable,
     scratch: Vec<u8>,
 }
 
 impl Columns {
-    fn all(&self) -> [&Vec<u8>; 10] {
+    fn all(&self) -> [&Vec<u8>; COLUMNS] {
         [
             &self.kinds,
             &self.ts,
@@ -88,6 +94,7 @@ impl Columns {
             &self.rets,
             &self.durs,
             &self.bodies,
+            &self.defs,
         ]
     }
 
@@ -96,7 +103,7 @@ impl Columns {
         self.all().iter().map(|c| c.len() + 10).sum()
     }
 
-    fn all_mut(&mut self) -> [&mut Vec<u8>; 10] {
+    fn all_mut(&mut self) -> [&mut Vec<u8>; COLUMNS] {
         [
             &mut self.kinds,
             &mut self.ts,
@@ -108,12 +115,14 @@ impl Columns {
             &mut self.rets,
             &mut self.durs,
             &mut self.bodies,
+            &mut self.defs,
         ]
     }
 
     pub fn clear(&mut self) {
         self.all_mut().into_iter().for_each(Vec::clear);
         self.prev_ts = 0;
+        self.prev_def = 0;
         self.fd_targets.clear();
     }
 
@@ -122,6 +131,7 @@ impl Columns {
         ColumnsMark {
             lens: self.all().map(|c| c.len()),
             prev_ts: self.prev_ts,
+            prev_def: self.prev_def,
             fd_targets: self.fd_targets.len(),
         }
     }
@@ -131,6 +141,7 @@ impl Columns {
             c.truncate(len);
         }
         self.prev_ts = mark.prev_ts;
+        self.prev_def = mark.prev_def;
         self.fd_targets.truncate(mark.fd_targets);
     }
 
@@ -154,7 +165,13 @@ impl Columns {
                 self.flags.push(abi | if ev.unfinished { 4 } else { 0 });
                 put_varint(&mut self.rets, zigzag(ev.ret));
                 put_varint(&mut self.durs, ev.duration_ns);
+                let defined = self.fd_targets.len();
                 args::encode_args(&ev.args, &mut self.fd_targets, scratch);
+                let index = self.kinds.len() as u64;
+                for _ in defined..self.fd_targets.len() {
+                    put_varint(&mut self.defs, index - self.prev_def);
+                    self.prev_def = index;
+                }
                 Ok(())
             }
             RecordBody::Process(v) => encode_body(v, scratch),
@@ -192,8 +209,9 @@ impl Columns {
 /// Where the columns ended before a push.
 #[derive(Debug, Clone, Copy)]
 pub struct ColumnsMark {
-    lens: [usize; 10],
+    lens: [usize; COLUMNS],
     prev_ts: u64,
+    prev_def: u64,
     fd_targets: usize,
 }
 
@@ -205,8 +223,11 @@ pub struct DecodedRecords {
     pub skipped_unknown: u32,
 }
 
-const COLUMN_NAMES: [&str; 10] = [
-    "kinds", "ts", "lens", "pids", "tids", "nrs", "flags", "rets", "durs", "bodies",
+/// Columns this version writes: the ten of 1.0, and `defs` since 1.1.
+const COLUMNS: usize = 11;
+
+const COLUMN_NAMES: [&str; COLUMNS] = [
+    "kinds", "ts", "lens", "pids", "tids", "nrs", "flags", "rets", "durs", "bodies", "defs",
 ];
 
 /// Decodes the records of one chunk payload one at a time, so a consumer that handles each
@@ -238,6 +259,8 @@ struct DecodedColumns {
     body_starts: Vec<usize>,
     /// Per syscall record, in order.
     sys: SyscallColumns,
+    /// The record defining each fd target, when the chunk has the `defs` column (1.1).
+    defs: Option<Vec<usize>>,
 }
 
 /// What [`RecordDecoder::step`] did with a record.
@@ -270,6 +293,29 @@ const FLAGS: usize = 6;
 const RETS: usize = 7;
 const DURS: usize = 8;
 const BODIES: usize = 9;
+const DEFS: usize = 10;
+
+/// The `defs` column: the record index of each fd target definition, checked to lie within
+/// the chunk's `n` records.
+fn definition_records(column: &[u8], n: usize) -> Result<Vec<usize>, DecodeError> {
+    let mut out = Vec::new();
+    let (mut pos, mut at) = (0usize, 0usize);
+    while pos < column.len() {
+        let delta = get_varint(column, &mut pos)
+            .ok_or_else(|| DecodeError("column defs: a value is cut short".into()))?;
+        at = usize::try_from(delta)
+            .ok()
+            .and_then(|d| at.checked_add(d))
+            .filter(|r| *r < n)
+            .ok_or_else(|| {
+                DecodeError(format!(
+                    "column defs: a definition lies past the {n} records"
+                ))
+            })?;
+        out.push(at);
+    }
+    Ok(out)
+}
 
 /// Decodes exactly `n` varints from a column.
 fn varint_column(
@@ -308,8 +354,12 @@ impl RecordDecoder {
     /// decodes its fixed columns.
     pub fn new(payload: Vec<u8>, expected: u32) -> Result<Self, DecodeError> {
         let mut pos = 0usize;
-        let mut ranges = [(0usize, 0usize); 10];
+        let mut ranges = [(0usize, 0usize); COLUMNS];
         for (i, range) in ranges.iter_mut().enumerate() {
+            // 1.0 payloads end after the 10th column; `defs` (1.1) is optional.
+            if i == DEFS && pos == payload.len() {
+                break;
+            }
             let len = get_varint(&payload, &mut pos)
                 .filter(|len| *len <= (payload.len() - pos) as u64)
                 .ok_or_else(|| {
@@ -323,6 +373,9 @@ impl RecordDecoder {
         }
         // Columns added by later minor versions follow; this version ignores them.
         let n = ranges[KINDS].1 - ranges[KINDS].0;
+        let defs = (ranges[DEFS].1 > ranges[DEFS].0 || pos > ranges[BODIES].1)
+            .then(|| definition_records(&payload[ranges[DEFS].0..ranges[DEFS].1], n))
+            .transpose()?;
         if n != expected as usize {
             return Err(DecodeError(format!(
                 "payload holds {n} records, the chunk header declares {expected}"
@@ -369,6 +422,7 @@ impl RecordDecoder {
         };
         Ok(RecordDecoder {
             cols: Arc::new(DecodedColumns {
+                defs,
                 kinds: ranges[KINDS],
                 payload,
                 times,
@@ -509,8 +563,11 @@ impl RecordDecoder {
             u32::try_from(self.cols.sys.nrs[s]).map_err(|_| fail("syscall number out of range"))?;
         let whole = want(abi, nr);
         if !whole {
-            // The arguments are walked only if a later record needs the fd targets they define.
-            self.fd_targets.skip(index);
+            // The arguments are walked only if a later record needs the fd targets they define
+            // (and not at all when the chunk says where each target is defined).
+            if self.cols.defs.is_none() {
+                self.fd_targets.skip(index);
+            }
             if !fixed_of_others {
                 return Ok(Some(Step::Passed));
             }
@@ -546,6 +603,7 @@ impl RecordDecoder {
             args::Bodies {
                 payload: &self.cols.payload,
                 starts: &self.cols.body_starts,
+                defs: self.cols.defs.as_deref(),
             },
             &mut ev.args,
         )

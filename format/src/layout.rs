@@ -12,7 +12,7 @@ pub const MAGIC: [u8; 8] = *b"\x89RHF\r\n\x1a\n";
 /// Major version: a reader refuses files with a higher major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Minor version: additions that older readers of the same major can skip.
-pub const FORMAT_MINOR: u16 = 0;
+pub const FORMAT_MINOR: u16 = 1;
 pub const PREAMBLE_LEN: usize = 16;
 
 /// Marks the start of every chunk header (helps humans and resynchronisation).

@@ -187,6 +187,9 @@ impl EventTypes {
                     match self.fold(n, t) {
                         Folded::Const(b) if b != and => return Folded::Const(b),
                         Folded::Const(_) => {}
+                        // `a and (b and c)` is `a and b and c`: one level less to walk.
+                        Folded::Node(Node::And(inner)) if and => kept.extend(inner),
+                        Folded::Node(Node::Or(inner)) if !and => kept.extend(inner),
                         Folded::Node(n) => kept.push(n),
                     }
                 }
