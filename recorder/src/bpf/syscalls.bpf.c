@@ -45,13 +45,15 @@ struct {
 	__uint(max_entries, 16 << 20); /* resized by the loader */
 } events SEC(".maps");
 
-/* Records the ring buffer had no room for, per CPU (index 0), and entries the pending map had
- * no room for (index 1): loss is counted, never silent. */
+/* Loss is counted, never silent, per CPU: records the ring buffer had no room for (index 0),
+ * calls whose entry the pending map had no room for (1), and children of traced processes
+ * the tgid map had no room for, whose calls are all missing (2). */
 #define DROP_RINGBUF 0
 #define DROP_PENDING 1
+#define DROP_CHILD 2
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
@@ -142,7 +144,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (child_tgid == parent_tgid || !is_traced(parent_tgid))
 		return 0;
-	bpf_map_update_elem(&traced_tgids, &child_tgid, &one, BPF_ANY);
+	if (bpf_map_update_elem(&traced_tgids, &child_tgid, &one, BPF_ANY))
+		count_drop(DROP_CHILD);
 	return 0;
 }
 
