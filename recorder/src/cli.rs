@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use rhf_format::{CaptureInfo, CaptureMode, Header, TraceWriter, WriterOptions};
 
 use crate::clock;
@@ -67,6 +67,10 @@ struct CaptureArgs {
     /// Attach to these running processes (repeat or comma-separate) instead of launching.
     #[arg(short, long = "pid", value_delimiter = ',')]
     pid: Vec<u32>,
+    /// How syscalls are captured: ptrace (every feature), or ebpf (a prototype: launch mode
+    /// only, raw arguments, no --trace or limits; needs root and a build with clang).
+    #[arg(long, value_enum, default_value_t = Backend::Ptrace)]
+    backend: Backend,
     /// Syscalls to record, in strace's --trace syntax (default: all).
     #[arg(long, value_name = "SET")]
     trace: Option<String>,
@@ -109,6 +113,13 @@ struct CaptureArgs {
     /// The command to launch and trace, after `--`.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<std::ffi::OsString>,
+}
+
+/// The syscall capture backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Ptrace,
+    Ebpf,
 }
 
 #[derive(Subcommand)]
@@ -189,7 +200,10 @@ fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
         duration: args.duration,
         spin_wait: args.spin_wait,
     };
-    let outcome = crate::ptrace::run(&opts)?;
+    let outcome = match args.backend {
+        Backend::Ptrace => crate::ptrace::run(&opts)?,
+        Backend::Ebpf => run_ebpf(&opts)?,
+    };
     let digest = outcome
         .digest
         .map(|d| format!("digest sha256-chain {}", rhf_format::hex(&d)))
@@ -220,6 +234,22 @@ fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
         Some(status) => ExitCode::from(status.clamp(0, 255) as u8),
         None => ExitCode::SUCCESS,
     })
+}
+
+#[cfg(rhf_ebpf)]
+fn run_ebpf(opts: &CaptureOptions) -> Result<crate::ptrace::CaptureOutcome> {
+    crate::ebpf::run(opts)
+}
+
+/// This build has no eBPF backend: build.rs found no clang (or no kernel BTF) and said so.
+#[cfg(not(rhf_ebpf))]
+fn run_ebpf(_: &CaptureOptions) -> Result<crate::ptrace::CaptureOutcome> {
+    anyhow::bail!(
+        "this rhf-record was built without the eBPF backend: clang (or the kernel's BTF, \
+         /sys/kernel/btf/vmlinux) was missing when it was built, or RHF_NO_EBPF was set. Install clang, bpftool, \
+         libelf-dev, zlib1g-dev and pkg-config (Debian: apt-get install clang bpftool \
+         libelf-dev zlib1g-dev pkg-config) and rebuild, or use --backend ptrace"
+    )
 }
 
 /// A usage error: printed like clap's, exit status 2.

@@ -7,6 +7,10 @@
 pub mod cli;
 pub mod clock;
 pub mod decode;
+// Built only when build.rs could compile the BPF program (clang and kernel BTF present).
+#[cfg(rhf_ebpf)]
+pub mod ebpf;
 pub mod output;
 pub mod ptrace;
+pub mod sink;
 pub mod snapshot;

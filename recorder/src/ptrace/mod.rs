@@ -3,12 +3,11 @@
 //! a writer thread compresses and writes.
 
 mod attach;
-mod launch;
+pub(crate) mod launch;
 mod memory;
 mod progress;
 mod seccomp;
-mod signals;
-mod sink;
+pub(crate) mod signals;
 mod syscall_info;
 mod tracer;
 mod wait;
@@ -26,6 +25,7 @@ use rhf_format::{CaptureMode, Record, RecordBody, RecordSink, TraceWriter, Write
 use crate::clock::monotonic_ns;
 use crate::decode::Decoder;
 use crate::output::Output;
+use crate::sink;
 use crate::snapshot::{self, ExeCache, SnapshotOptions};
 pub use tracer::StopReason;
 use tracer::{Limits, Resume, Tracer};

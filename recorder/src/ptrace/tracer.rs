@@ -16,11 +16,11 @@ use rhf_format::{
 
 use super::memory::ProcessMemory;
 use super::signals;
-use super::sink::RecordPipe;
 use super::syscall_info::{syscall_stop, SyscallStop};
 use super::wait::StopWaiter;
 use crate::clock::monotonic_ns;
 use crate::decode::{Decoder, PendingCall, ProcfsLookup};
+use crate::sink::RecordPipe;
 use crate::snapshot::ExeCache;
 
 const PTRACE_EVENT_FORK: i32 = 1;

@@ -1,5 +1,6 @@
-//! The writer thread: the tracer hands it batches of records through a bounded channel, and it
-//! compresses and writes them, so the tracer thread only decodes.
+//! The writer thread: a capture backend hands it batches of records through a bounded channel,
+//! and it compresses and writes them, so the capturing thread only decodes. Shared by the
+//! ptrace and eBPF backends.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};

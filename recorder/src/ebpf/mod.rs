@@ -1,0 +1,288 @@
+//! Syscall capture with eBPF (prototype): BPF programs on the syscall and scheduler
+//! tracepoints join each call's entry and exit in the kernel and hand one record per call to a
+//! ring buffer, which this module reads on a timer and turns into trace records. Only launch
+//! mode and raw arguments so far; docs/BACKENDS.md lists what is missing.
+
+mod event;
+mod launch;
+mod probes;
+
+use std::cell::RefCell;
+use std::io::BufWriter;
+use std::mem::MaybeUninit;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use libbpf_rs::RingBuffer;
+use nix::errno::Errno;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use rhf_format::{
+    CaptureMode, CaptureStats, LossNotice, Record, RecordBody, TraceWriter, WriterOptions,
+};
+
+use crate::clock::monotonic_ns;
+use crate::output::Output;
+use crate::ptrace::{signals, CaptureOptions, CaptureOutcome, StopReason, Target};
+use crate::sink::{self, RecordPipe};
+use crate::snapshot::{self, SnapshotOptions};
+use probes::{Drops, Probes};
+
+/// Ring-buffer size: at ~100 bytes a record, room for ~170,000 calls between two reads.
+const RINGBUF_BYTES: u32 = 16 << 20;
+/// How often the ring buffer is read when no forced wake-up came (the BPF side batches
+/// wake-ups, so this timer is what normally collects the records).
+const TICK: Duration = Duration::from_millis(10);
+
+/// Runs a launch-mode capture to its end.
+pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
+    let started = Instant::now();
+    let start_ts = monotonic_ns();
+    let argv = supported_command(opts)?;
+    let Some(program) = crate::ptrace::launch::resolve(&argv[0]) else {
+        bail!(
+            "cannot find the command {:?} (not a file, or not on PATH)",
+            argv[0]
+        );
+    };
+    let out = Output::create(&opts.output, opts.force)?;
+    let name = out.describe();
+    let header = crate::cli::header(CaptureMode::Launch, "ebpf", capture_options(opts));
+    let writer_opts = WriterOptions {
+        zstd_level: opts.zstd_level,
+        ..WriterOptions::default()
+    };
+    let mut writer = TraceWriter::new(BufWriter::new(out), &header, writer_opts)
+        .with_context(|| format!("cannot start the trace on {name}"))?;
+    signals::install().context("installing signal handlers")?;
+
+    // Loaded before the fork: it is what fails when privileges or the kernel are lacking, and
+    // then nothing has been started.
+    let mut storage = MaybeUninit::uninit();
+    let probes = probes::load(&mut storage, RINGBUF_BYTES)?;
+    let child = launch::fork_stopped(&program, argv, opts.output.as_os_str() == "-")?;
+    if let Err(e) = probes.trace(child.pid().as_raw() as u32) {
+        child.abort();
+        return Err(e);
+    }
+    let snapshot_pids = if opts.host_snapshot {
+        Vec::new()
+    } else {
+        vec![child.pid().as_raw() as u32]
+    };
+    let snapshot_result = snapshot::take_snapshot(
+        &SnapshotOptions {
+            pids: snapshot_pids,
+            process_records: opts.host_snapshot,
+            network_tables: opts.host_snapshot,
+            ..SnapshotOptions::default()
+        },
+        &mut writer,
+        false,
+    );
+    if let Err(e) = snapshot_result {
+        child.abort();
+        return Err(e).with_context(|| format!("writing the starting snapshot to {name}"));
+    }
+    let (pipe, writer_thread) =
+        sink::start(writer, opts.time_resolution_ns).context("starting the writer thread")?;
+
+    let consumer = RefCell::new(Consumer::new(pipe));
+    let ring = probes.ring_buffer(|bytes| {
+        consumer.borrow_mut().take(bytes);
+        0
+    })?;
+    let root = child.resume()?;
+    let (reason, command_status) = follow(root, &probes, &ring, &consumer)?;
+    drop(ring);
+
+    let drops = probes.drops()?;
+    let mut consumer = consumer.into_inner();
+    consumer.finish(&reason, &drops, start_ts);
+    let events = consumer.events;
+    let (result, pipe_lost) = consumer.pipe.close(writer_thread);
+    let (bytes, digest, write_error) = match result {
+        Ok(summary) => (summary.bytes, Some(summary.digest), None),
+        Err(e) => (0, None, Some(e.to_string())),
+    };
+    Ok(CaptureOutcome {
+        reason,
+        events,
+        lost: pipe_lost + drops.total() + consumer.malformed,
+        bytes,
+        digest,
+        seconds: started.elapsed().as_secs_f64(),
+        command_status,
+        write_error,
+    })
+}
+
+/// The command line to launch, once the options this prototype does not implement yet are
+/// refused (rather than silently ignored).
+fn supported_command(opts: &CaptureOptions) -> Result<&[std::ffi::OsString]> {
+    let unsupported = [
+        (opts.trace.is_some(), "--trace"),
+        (opts.max_events.is_some(), "--max-events"),
+        (opts.max_bytes.is_some(), "--max-size"),
+        (opts.duration.is_some(), "--duration"),
+    ];
+    if let Some((_, option)) = unsupported.iter().find(|(given, _)| *given) {
+        bail!("{option} is not supported by the eBPF backend yet; use --backend ptrace");
+    }
+    match &opts.target {
+        Target::Launch(argv) if !argv.is_empty() => Ok(argv),
+        Target::Launch(_) => bail!("no command to launch after --"),
+        Target::Attach(_) => {
+            bail!("-p (attach) is not supported by the eBPF backend yet; use --backend ptrace")
+        }
+    }
+}
+
+/// Reads the ring buffer every [`TICK`] until the command and every process it started have
+/// exited (or a stop signal came), then reads what is left. Returns why it stopped and the
+/// command's exit status (128+signal when killed), like the ptrace backend.
+fn follow(
+    root: Pid,
+    probes: &Probes<'_>,
+    ring: &RingBuffer<'_>,
+    consumer: &RefCell<Consumer>,
+) -> Result<(StopReason, Option<i32>)> {
+    let mut status = None;
+    let reason = loop {
+        // Returns early on a forced wake-up (a busy ring); otherwise after TICK, and the
+        // batched records are collected by the consume below.
+        check_ring(ring.poll_raw(TICK), "polling")?;
+        check_ring(ring.consume_raw(), "reading")?;
+        consumer.borrow_mut().pipe.tick();
+        if status.is_none() {
+            status = match waitpid(root, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => Some(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
+                Ok(_) | Err(Errno::EINTR) => None,
+                Err(e) => return Err(e).context("waiting for the command"),
+            };
+        }
+        if let Some(sig) = signals::requested() {
+            break StopReason::Signal(sig);
+        }
+        if consumer.borrow().pipe.failed() {
+            break StopReason::WriteFailed;
+        }
+        // Descendants may outlive the command; the fork and exit programs keep the traced
+        // set, so the capture ends when it is empty, as ptrace's ends when all exited.
+        if status.is_some() && !probes.any_traced() {
+            break StopReason::AllExited;
+        }
+    };
+    // Records submitted before the last exit are all in the ring now.
+    check_ring(ring.consume_raw(), "reading")?;
+    Ok((reason, status))
+}
+
+/// libbpf's ring-buffer calls return a count or a negative errno; EINTR is a stop signal
+/// arriving, which the loop looks at next.
+fn check_ring(ret: i32, what: &str) -> Result<()> {
+    if ret >= 0 || ret == -libc::EINTR {
+        return Ok(());
+    }
+    Err(std::io::Error::from_raw_os_error(-ret))
+        .with_context(|| format!("{what} the BPF ring buffer"))
+}
+
+/// Turns ring-buffer records into trace records on their way to the writer thread.
+struct Consumer {
+    pipe: RecordPipe,
+    events: u64,
+    /// Records that could not be parsed (a mismatch between the BPF program and this
+    /// parser): counted as lost.
+    malformed: u64,
+    first_error: Option<event::EventError>,
+}
+
+impl Consumer {
+    fn new(pipe: RecordPipe) -> Consumer {
+        Consumer {
+            pipe,
+            events: 0,
+            malformed: 0,
+            first_error: None,
+        }
+    }
+
+    fn take(&mut self, bytes: &[u8]) {
+        match event::parse(bytes) {
+            Ok(record) => {
+                self.events += 1;
+                self.pipe.push(record);
+            }
+            Err(e) => {
+                self.malformed += 1;
+                self.first_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Writes what was lost and the capture's statistics at the end of the trace.
+    fn finish(&mut self, reason: &StopReason, drops: &Drops, started: u64) {
+        let mut notices = Vec::new();
+        if drops.total() > 0 {
+            notices.push(LossNotice {
+                events_lost: drops.total(),
+                reason: format!(
+                    "the BPF ring buffer was full ({} calls) or the map of calls in progress \
+                     was full ({} calls)",
+                    drops.ringbuf_per_cpu.iter().sum::<u64>(),
+                    drops.pending
+                ),
+                ..LossNotice::default()
+            });
+        }
+        if drops.untraced_children > 0 {
+            notices.push(LossNotice {
+                events_lost: 0,
+                reason: format!(
+                    "{} child processes could not be traced (the BPF map of traced processes \
+                     was full): their calls are missing, in unknown number",
+                    drops.untraced_children
+                ),
+                ..LossNotice::default()
+            });
+        }
+        if let Some(e) = &self.first_error {
+            notices.push(LossNotice {
+                events_lost: self.malformed,
+                reason: format!("ring-buffer records could not be read, the first as {e}"),
+                ..LossNotice::default()
+            });
+        }
+        for notice in notices {
+            self.pipe.push(Record {
+                ts: monotonic_ns(),
+                body: RecordBody::Loss(notice),
+            });
+        }
+        let stats = CaptureStats {
+            events: self.events,
+            events_lost: drops.total() + self.malformed + self.pipe.lost,
+            lost_per_cpu: drops.ringbuf_per_cpu.clone(),
+            duration_ns: monotonic_ns().saturating_sub(started),
+            stop_reason: reason.describe(),
+            ..CaptureStats::default()
+        };
+        self.pipe.push(Record {
+            ts: monotonic_ns(),
+            body: RecordBody::Stats(Box::new(stats)),
+        });
+    }
+}
+
+/// The options recorded in the header.
+fn capture_options(opts: &CaptureOptions) -> Vec<(String, String)> {
+    vec![
+        (
+            "time_resolution_ns".to_string(),
+            opts.time_resolution_ns.to_string(),
+        ),
+        ("ringbuf_bytes".to_string(), RINGBUF_BYTES.to_string()),
+    ]
+}

@@ -1,0 +1,125 @@
+//! The BPF programs and maps built from `src/bpf/syscalls.bpf.c`: loading and attaching them,
+//! and the few operations the capture needs on their maps.
+
+use std::mem::MaybeUninit;
+
+use anyhow::{Context, Result};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
+
+/// The skeleton libbpf-cargo generated in build.rs.
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/syscalls.skel.rs"));
+}
+use skel::{SyscallsSkel, SyscallsSkelBuilder};
+
+/// Index of the ring-buffer drop counter in the `drops` per-CPU array.
+const DROP_RINGBUF: u32 = 0;
+/// Index of the counter of calls whose entry did not fit in the pending-calls map.
+const DROP_PENDING: u32 = 1;
+/// Index of the counter of children that could not be added to the traced set.
+const DROP_CHILD: u32 = 2;
+
+/// Calls that were made but are missing from the ring buffer, summed over CPUs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Drops {
+    /// The ring buffer was full, per CPU.
+    pub ringbuf_per_cpu: Vec<u64>,
+    /// The map of calls in progress was full (summed).
+    pub pending: u64,
+    /// Children of traced processes that could not be traced (the tgid map was full): all
+    /// their calls are missing, in unknown number (summed).
+    pub untraced_children: u64,
+}
+
+impl Drops {
+    pub fn total(&self) -> u64 {
+        self.ringbuf_per_cpu.iter().sum::<u64>() + self.pending
+    }
+}
+
+/// The loaded and attached programs. They detach when this is dropped.
+pub struct Probes<'obj> {
+    skel: SyscallsSkel<'obj>,
+}
+
+/// Loads and attaches the programs with a ring buffer of `ringbuf_bytes` (a power of two, a
+/// multiple of the page size).
+pub fn load(storage: &mut MaybeUninit<OpenObject>, ringbuf_bytes: u32) -> Result<Probes<'_>> {
+    let mut open = SyscallsSkelBuilder::default()
+        .open(storage)
+        .context("opening the BPF object")?;
+    open.maps
+        .events
+        .set_max_entries(ringbuf_bytes)
+        .context("sizing the ring buffer")?;
+    if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
+        // A quarter full: the reader is woken well before the ring can overflow, while its
+        // 10 ms timer collects everything slower.
+        rodata.wakeup_bytes = u64::from(ringbuf_bytes / 4);
+    }
+    let mut skel = open.load().context(
+        "loading the BPF programs (this needs root, or CAP_BPF and CAP_PERFMON, and a kernel \
+         with BTF and BPF ring buffers, 5.8 or later)",
+    )?;
+    skel.attach()
+        .context("attaching the BPF programs to the syscall and scheduler tracepoints")?;
+    Ok(Probes { skel })
+}
+
+impl Probes<'_> {
+    /// Traces thread group `tgid` (and, through the fork program, its future children).
+    pub fn trace(&self, tgid: u32) -> Result<()> {
+        self.skel
+            .maps
+            .traced_tgids
+            .update(&tgid.to_ne_bytes(), &[1], MapFlags::ANY)
+            .with_context(|| format!("adding process {tgid} to the BPF filter"))
+    }
+
+    /// True while some traced process is still alive.
+    pub fn any_traced(&self) -> bool {
+        self.skel.maps.traced_tgids.keys().next().is_some()
+    }
+
+    /// A reader of the event ring buffer that hands each record to `on_record`.
+    pub fn ring_buffer<'cb, F>(&self, on_record: F) -> Result<RingBuffer<'cb>>
+    where
+        F: FnMut(&[u8]) -> i32 + 'cb,
+    {
+        let mut builder = RingBufferBuilder::new();
+        builder
+            .add(&self.skel.maps.events, on_record)
+            .context("reading the BPF ring buffer")?;
+        builder.build().context("reading the BPF ring buffer")
+    }
+
+    /// The drop counters as they are now.
+    pub fn drops(&self) -> Result<Drops> {
+        Ok(Drops {
+            ringbuf_per_cpu: self.per_cpu(DROP_RINGBUF)?,
+            pending: self.per_cpu(DROP_PENDING)?.iter().sum(),
+            untraced_children: self.per_cpu(DROP_CHILD)?.iter().sum(),
+        })
+    }
+
+    fn per_cpu(&self, index: u32) -> Result<Vec<u64>> {
+        let values = self
+            .skel
+            .maps
+            .drops
+            .lookup_percpu(&index.to_ne_bytes(), MapFlags::ANY)
+            .context("reading the BPF drop counters")?
+            .unwrap_or_default();
+        // A counter that cannot be read must not pass for zero losses.
+        values
+            .iter()
+            .map(|v| {
+                v.as_slice()
+                    .try_into()
+                    .map(u64::from_ne_bytes)
+                    .with_context(|| format!("a BPF drop counter of {} bytes", v.len()))
+            })
+            .collect()
+    }
+}

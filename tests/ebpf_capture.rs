@@ -1,0 +1,140 @@
+//! The eBPF backend end to end: a launched command's calls and errors per syscall equal
+//! strace's. Skipped (loudly; a failure under RHF_STRICT=1) when not root or when rhf-record
+//! was built without the eBPF backend.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use rhf::{analyze, have_tool, is_root, record, require};
+
+/// True when this rhf-record has the eBPF backend and may load BPF programs here.
+fn ebpf_available(dir: &Path) -> bool {
+    if !require(is_root(), "root (to load BPF programs)") {
+        return false;
+    }
+    let out = record()
+        .args(["--backend", "ebpf", "--force", "-o"])
+        .arg(dir.join("probe.rhf"))
+        .args(["--", "/bin/true"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rhf-record");
+    let built = !String::from_utf8_lossy(&out.stderr).contains("built without the eBPF backend");
+    require(built, "an rhf-record built with the eBPF backend (clang)") && {
+        assert!(
+            out.status.success(),
+            "rhf-record --backend ebpf failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
+    }
+}
+
+#[test]
+fn ebpf_summary_matches_strace_calls_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    if !ebpf_available(dir.path()) || !require(have_tool("strace"), "strace") {
+        return;
+    }
+    let commands: [&[&str]; 2] = [&["/bin/ls", "/"], &["/bin/cat", "/etc/hostname"]];
+    for cmd in commands {
+        let strace_out = dir.path().join("strace.txt");
+        let status = Command::new("strace")
+            .args(["-f", "-c", "-o", strace_out.to_str().unwrap()])
+            .args(cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            // A pipe, like the recorder's standard error that the command inherits.
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.success());
+        let expected = parse_strace_c(&std::fs::read_to_string(&strace_out).unwrap());
+
+        let trace = dir.path().join("e.rhf");
+        let out = record()
+            .args([
+                "--backend",
+                "ebpf",
+                "--force",
+                "-o",
+                trace.to_str().unwrap(),
+            ])
+            .arg("--")
+            .args(cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .output()
+            .expect("run rhf-record");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("LOST"),
+            "events were lost: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json = analyze()
+            .args(["summary", "--json", trace.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            json.status.success(),
+            "{}",
+            String::from_utf8_lossy(&json.stderr)
+        );
+        assert_eq!(
+            parse_summary_json(&json.stdout),
+            expected,
+            "calls and errors per syscall differ from strace for {cmd:?}"
+        );
+    }
+}
+
+// The two parsers below are those of tests/trace_capture.rs: the support library cannot hold
+// them, as it has no serde_json dependency.
+
+/// `name -> (calls, errors)` from `strace -c` output.
+fn parse_strace_c(text: &str) -> BTreeMap<String, (u64, u64)> {
+    let mut rows = BTreeMap::new();
+    for line in text.lines().skip(2) {
+        if line.starts_with('-') || line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some((name, numbers)) = fields.split_last() else {
+            continue;
+        };
+        if *name == "total" {
+            continue;
+        }
+        // % time, seconds, usecs/call, calls, [errors]
+        let calls = numbers.get(3).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let errors = numbers.get(4).and_then(|v| v.parse().ok()).unwrap_or(0);
+        rows.insert(name.to_string(), (calls, errors));
+    }
+    rows
+}
+
+/// `name -> (calls, errors)` from `rhf-analyze summary --json`.
+fn parse_summary_json(bytes: &[u8]) -> BTreeMap<String, (u64, u64)> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).expect("summary --json is JSON");
+    let tables = v["tables"].as_array().expect("summary tables");
+    tables
+        .iter()
+        .flat_map(|t| t["syscalls"].as_array().cloned().unwrap_or_default())
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or("?").to_string(),
+                (
+                    r["calls"].as_u64().unwrap_or(0),
+                    r["errors"].as_u64().unwrap_or(0),
+                ),
+            )
+        })
+        .collect()
+}
