@@ -2,11 +2,10 @@
 //! strace's. Skipped (loudly; a failure under RHF_STRICT=1) when not root or when rhf-record
 //! was built without the eBPF backend.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use rhf::{analyze, have_tool, is_root, record, require};
+use rhf::{analyze, have_tool, is_root, parse_strace_c, parse_summary_json, record, require};
 
 /// True when this rhf-record has the eBPF backend and may load BPF programs here.
 fn ebpf_available(dir: &Path) -> bool {
@@ -93,48 +92,4 @@ fn ebpf_summary_matches_strace_calls_and_errors() {
             "calls and errors per syscall differ from strace for {cmd:?}"
         );
     }
-}
-
-// The two parsers below are those of tests/trace_capture.rs: the support library cannot hold
-// them, as it has no serde_json dependency.
-
-/// `name -> (calls, errors)` from `strace -c` output.
-fn parse_strace_c(text: &str) -> BTreeMap<String, (u64, u64)> {
-    let mut rows = BTreeMap::new();
-    for line in text.lines().skip(2) {
-        if line.starts_with('-') || line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let Some((name, numbers)) = fields.split_last() else {
-            continue;
-        };
-        if *name == "total" {
-            continue;
-        }
-        // % time, seconds, usecs/call, calls, [errors]
-        let calls = numbers.get(3).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let errors = numbers.get(4).and_then(|v| v.parse().ok()).unwrap_or(0);
-        rows.insert(name.to_string(), (calls, errors));
-    }
-    rows
-}
-
-/// `name -> (calls, errors)` from `rhf-analyze summary --json`.
-fn parse_summary_json(bytes: &[u8]) -> BTreeMap<String, (u64, u64)> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).expect("summary --json is JSON");
-    let tables = v["tables"].as_array().expect("summary tables");
-    tables
-        .iter()
-        .flat_map(|t| t["syscalls"].as_array().cloned().unwrap_or_default())
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap_or("?").to_string(),
-                (
-                    r["calls"].as_u64().unwrap_or(0),
-                    r["errors"].as_u64().unwrap_or(0),
-                ),
-            )
-        })
-        .collect()
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rhf::{analyze, have_tool, record, require, root};
+use rhf::{analyze, have_tool, parse_strace_c, parse_summary_json, record, require, root};
 use rhf_format::{RecordBody, TraceEnd, TraceReader};
 
 /// ptrace is allowed for us on this machine (root, or yama scope 0 for our children).
@@ -401,47 +401,6 @@ fn summary_matches_strace_calls_and_errors() {
             "calls and errors per syscall differ from strace for {cmd:?}"
         );
     }
-}
-
-/// `name -> (calls, errors)` from `strace -c` output.
-fn parse_strace_c(text: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
-    let mut rows = std::collections::BTreeMap::new();
-    for line in text.lines().skip(2) {
-        if line.starts_with('-') || line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let Some((name, numbers)) = fields.split_last() else {
-            continue;
-        };
-        if *name == "total" {
-            continue;
-        }
-        // % time, seconds, usecs/call, calls, [errors]
-        let calls = numbers.get(3).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let errors = numbers.get(4).and_then(|v| v.parse().ok()).unwrap_or(0);
-        rows.insert(name.to_string(), (calls, errors));
-    }
-    rows
-}
-
-/// `name -> (calls, errors)` from `rhf-analyze summary --json`.
-fn parse_summary_json(bytes: &[u8]) -> std::collections::BTreeMap<String, (u64, u64)> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).expect("summary --json is JSON");
-    let tables = v["tables"].as_array().expect("summary tables");
-    tables
-        .iter()
-        .flat_map(|t| t["syscalls"].as_array().cloned().unwrap_or_default())
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap_or("?").to_string(),
-                (
-                    r["calls"].as_u64().unwrap_or(0),
-                    r["errors"].as_u64().unwrap_or(0),
-                ),
-            )
-        })
-        .collect()
 }
 
 #[test]

@@ -107,3 +107,44 @@ pub fn have_tool(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
+
+/// `name -> (calls, errors)` from `strace -c` output.
+pub fn parse_strace_c(text: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let mut rows = std::collections::BTreeMap::new();
+    for line in text.lines().skip(2) {
+        if line.starts_with('-') || line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some((name, numbers)) = fields.split_last() else {
+            continue;
+        };
+        if *name == "total" {
+            continue;
+        }
+        // % time, seconds, usecs/call, calls, [errors]
+        let calls = numbers.get(3).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let errors = numbers.get(4).and_then(|v| v.parse().ok()).unwrap_or(0);
+        rows.insert(name.to_string(), (calls, errors));
+    }
+    rows
+}
+
+/// `name -> (calls, errors)` from `rhf-analyze summary --json`.
+pub fn parse_summary_json(bytes: &[u8]) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).expect("summary --json is JSON");
+    let tables = v["tables"].as_array().expect("summary tables");
+    tables
+        .iter()
+        .flat_map(|t| t["syscalls"].as_array().cloned().unwrap_or_default())
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or("?").to_string(),
+                (
+                    r["calls"].as_u64().unwrap_or(0),
+                    r["errors"].as_u64().unwrap_or(0),
+                ),
+            )
+        })
+        .collect()
+}
