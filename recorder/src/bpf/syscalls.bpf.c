@@ -26,17 +26,20 @@ struct {
 	__type(value, __u8);
 } traced_tgids SEC(".maps");
 
-/* What a syscall entry saw, kept until its exit (key tid). */
+/* What a syscall entry saw, kept until its exit, in the thread's own storage: task-local
+ * storage costs a pointer chase where a hash map keyed by tid costs a hash, a lookup and an
+ * update on entry plus a delete on exit. `active` is 0 between calls. */
 struct pending {
 	__u64 entry_ns;
 	__u64 nr;
 	__u64 args[6];
+	__u64 active;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending);
 } pending_calls SEC(".maps");
 
@@ -105,32 +108,38 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	if (!is_traced(pid_tgid >> 32))
 		return 0;
-	__u32 tid = (__u32)pid_tgid;
-	/* The x86-64 syscall convention: the fourth argument is in r10, not rcx. */
-	struct pending p = {
-		.entry_ns = bpf_ktime_get_ns(),
-		.nr = id,
-		.args = { regs->di, regs->si, regs->dx, regs->r10, regs->r8, regs->r9 },
-	};
-	if (bpf_map_update_elem(&pending_calls, &tid, &p, BPF_ANY))
+	struct pending *p = bpf_task_storage_get(&pending_calls, bpf_get_current_task_btf(), 0,
+						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!p) {
 		count_drop(DROP_PENDING);
+		return 0;
+	}
+	p->entry_ns = bpf_ktime_get_ns();
+	p->nr = id;
+	/* The x86-64 syscall convention: the fourth argument is in r10, not rcx. */
+	p->args[0] = regs->di;
+	p->args[1] = regs->si;
+	p->args[2] = regs->dx;
+	p->args[3] = regs->r10;
+	p->args[4] = regs->r8;
+	p->args[5] = regs->r9;
+	p->active = 1;
 	return 0;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
 	struct pending *p;
 
 	/* No tgid test: a thread with a pending entry is traced (or was, until the call that
 	 * just returned, e.g. an execve that made it leave a traced group's leader). */
-	p = bpf_map_lookup_elem(&pending_calls, &tid);
-	if (!p)
+	p = bpf_task_storage_get(&pending_calls, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->active)
 		return 0;
-	emit(p, pid_tgid, ret, 0);
-	bpf_map_delete_elem(&pending_calls, &tid);
+	emit(p, bpf_get_current_pid_tgid(), ret, 0);
+	p->active = 0;
 	return 0;
 }
 
@@ -157,11 +166,11 @@ int BPF_PROG(on_exit, struct task_struct *task)
 {
 	__u32 tid = task->pid;
 	__u32 tgid = task->tgid;
-	struct pending *p = bpf_map_lookup_elem(&pending_calls, &tid);
+	struct pending *p = bpf_task_storage_get(&pending_calls, task, 0, 0);
 
-	if (p) {
+	if (p && p->active) {
 		emit(p, ((__u64)tgid << 32) | tid, 0, RHF_FLAG_UNFINISHED);
-		bpf_map_delete_elem(&pending_calls, &tid);
+		p->active = 0;
 	}
 	/* signal->live has already been decremented by do_exit: zero means the group is dead.
 	 * Read this way rather than through the tracepoint's group_dead argument, which older
