@@ -1,5 +1,5 @@
 //! The eBPF backend end to end: a launched command's calls and errors per syscall equal
-//! strace's. Skipped (loudly; a failure under RHF_STRICT=1) when not root or when rhf-record
+//! strace's, also with a `--trace` selection (filtered in the kernel). Skipped (loudly; a failure under RHF_STRICT=1) when not root or when rhf-record
 //! was built without the eBPF backend.
 
 use std::path::Path;
@@ -36,11 +36,21 @@ fn ebpf_summary_matches_strace_calls_and_errors() {
     if !ebpf_available(dir.path()) || !require(have_tool("strace"), "strace") {
         return;
     }
-    let commands: [&[&str]; 2] = [&["/bin/ls", "/"], &["/bin/cat", "/etc/hostname"]];
-    for cmd in commands {
+    // (command, --trace selection): the selection is filtered in the kernel.
+    let cases: [(&[&str], Option<&str>); 3] = [
+        (&["/bin/ls", "/"], None),
+        (&["/bin/cat", "/etc/hostname"], None),
+        (
+            &["/bin/cat", "/etc/hostname"],
+            Some("openat,close,read,%process"),
+        ),
+    ];
+    for (cmd, selection) in cases {
         let strace_out = dir.path().join("strace.txt");
+        let trace_arg = selection.map(|s| format!("--trace={s}"));
         let status = Command::new("strace")
             .args(["-f", "-c", "-o", strace_out.to_str().unwrap()])
+            .args(trace_arg.iter())
             .args(cmd)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -61,6 +71,7 @@ fn ebpf_summary_matches_strace_calls_and_errors() {
                 "-o",
                 trace.to_str().unwrap(),
             ])
+            .args(trace_arg.iter())
             .arg("--")
             .args(cmd)
             .stdin(Stdio::null())
@@ -89,7 +100,7 @@ fn ebpf_summary_matches_strace_calls_and_errors() {
         assert_eq!(
             parse_summary_json(&json.stdout),
             expected,
-            "calls and errors per syscall differ from strace for {cmd:?}"
+            "calls and errors per syscall differ from strace for {cmd:?} {trace_arg:?}"
         );
     }
 }

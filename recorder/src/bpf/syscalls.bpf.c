@@ -17,6 +17,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * user space collects on its own timer. Set by the loader before the program is loaded. */
 const volatile __u64 wakeup_bytes = 1 << 20;
 
+/* --trace: when set, only syscall numbers marked in `wanted_syscalls` are recorded, and the
+ * others cost one array lookup. Set by the loader before the program is loaded. */
+const volatile __u8 filter_syscalls = 0;
+
+#define MAX_SYSCALL_NR 1024
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SYSCALL_NR);
+	__type(key, __u32);
+	__type(value, __u8);
+} wanted_syscalls SEC(".maps");
+
 /* Thread groups being traced (key tgid, value unused). User space adds the launched command;
  * sched_process_fork adds its children, sched_process_exit removes them. */
 struct {
@@ -108,6 +120,14 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	if (!is_traced(pid_tgid >> 32))
 		return 0;
+	if (filter_syscalls) {
+		__u32 nr = (__u32)id;
+		__u8 *wanted = bpf_map_lookup_elem(&wanted_syscalls, &nr);
+
+		/* Numbers past the table (and negative ones) are not in any selection. */
+		if (!wanted || !*wanted)
+			return 0;
+	}
 	struct pending *p = bpf_task_storage_get(&pending_calls, bpf_get_current_task_btf(), 0,
 						  BPF_LOCAL_STORAGE_GET_F_CREATE);
 

@@ -58,8 +58,13 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
 
     // Loaded before the fork: it is what fails when privileges or the kernel are lacking, and
     // then nothing has been started.
+    let wanted: Option<Vec<u32>> = opts
+        .trace
+        .as_deref()
+        .map(|expr| crate::ptrace::check_trace(expr).map(|s| s.x86_64_numbers().collect()))
+        .transpose()?;
     let mut storage = MaybeUninit::uninit();
-    let probes = probes::load(&mut storage, RINGBUF_BYTES)?;
+    let probes = probes::load(&mut storage, RINGBUF_BYTES, wanted.as_deref())?;
     let child = launch::fork_stopped(&program, argv, opts.output.as_os_str() == "-")?;
     if let Err(e) = probes.trace(child.pid().as_raw() as u32) {
         child.abort();
@@ -121,7 +126,6 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
 /// refused (rather than silently ignored).
 fn supported_command(opts: &CaptureOptions) -> Result<&[std::ffi::OsString]> {
     let unsupported = [
-        (opts.trace.is_some(), "--trace"),
         (opts.max_events.is_some(), "--max-events"),
         (opts.max_bytes.is_some(), "--max-size"),
         (opts.duration.is_some(), "--duration"),
@@ -285,4 +289,7 @@ fn capture_options(opts: &CaptureOptions) -> Vec<(String, String)> {
         ),
         ("ringbuf_bytes".to_string(), RINGBUF_BYTES.to_string()),
     ]
+    .into_iter()
+    .chain(opts.trace.iter().map(|t| ("trace".to_string(), t.clone())))
+    .collect()
 }

@@ -44,8 +44,13 @@ pub struct Probes<'obj> {
 }
 
 /// Loads and attaches the programs with a ring buffer of `ringbuf_bytes` (a power of two, a
-/// multiple of the page size).
-pub fn load(storage: &mut MaybeUninit<OpenObject>, ringbuf_bytes: u32) -> Result<Probes<'_>> {
+/// multiple of the page size). With `wanted`, only those x86-64 syscall numbers are recorded
+/// (`--trace`, filtered in the kernel).
+pub fn load<'obj>(
+    storage: &'obj mut MaybeUninit<OpenObject>,
+    ringbuf_bytes: u32,
+    wanted: Option<&[u32]>,
+) -> Result<Probes<'obj>> {
     let mut open = SyscallsSkelBuilder::default()
         .open(storage)
         .context("opening the BPF object")?;
@@ -57,11 +62,19 @@ pub fn load(storage: &mut MaybeUninit<OpenObject>, ringbuf_bytes: u32) -> Result
         // A quarter full: the reader is woken well before the ring can overflow, while its
         // 10 ms timer collects everything slower.
         rodata.wakeup_bytes = u64::from(ringbuf_bytes / 4);
+        rodata.filter_syscalls = u8::from(wanted.is_some());
     }
     let mut skel = open.load().context(
         "loading the BPF programs (this needs root, or CAP_BPF and CAP_PERFMON, and a kernel \
          with BTF and BPF ring buffers, 5.8 or later)",
     )?;
+    // Before attaching, so that no call is recorded against the selection.
+    for nr in wanted.unwrap_or_default() {
+        skel.maps
+            .wanted_syscalls
+            .update(&nr.to_ne_bytes(), &[1], MapFlags::ANY)
+            .with_context(|| format!("selecting syscall {nr} for --trace in the BPF filter"))?;
+    }
     skel.attach()
         .context("attaching the BPF programs to the syscall and scheduler tracepoints")?;
     Ok(Probes { skel })
