@@ -3,26 +3,14 @@
 
 use std::process::Output;
 
-use rhf::{analyze, sample};
-
-fn run(args: &[&str]) -> Output {
-    analyze().args(args).output().expect("run rhf-analyze")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use rhf::{run_analyze, sample, text};
 
 const SAMPLE_DIGEST: &str = "1b042c5e4bf0a40ae312df47bda18fda8dc1bdf1d0623acd3a87debb5a59cda1";
 
 #[test]
 fn info_on_the_sample_shows_host_counts_and_integrity() {
     let s = sample("synthetic-v1.0.rhf");
-    let o = run(&["info", s.to_str().unwrap()]);
+    let o = run_analyze(&["info", s.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
     assert!(t.contains("synthetic-node"), "{t}");
@@ -32,7 +20,7 @@ fn info_on_the_sample_shows_host_counts_and_integrity() {
         "{t}"
     );
 
-    let o = run(&["info", "--json", s.to_str().unwrap()]);
+    let o = run_analyze(&["info", "--json", s.to_str().unwrap()]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["records"]["syscall"], 5000);
@@ -44,7 +32,7 @@ fn info_on_the_sample_shows_host_counts_and_integrity() {
 #[test]
 fn verify_prints_the_digest_and_exits_zero_when_intact() {
     let s = sample("synthetic-v1.0.rhf");
-    let o = run(&["verify", s.to_str().unwrap()]);
+    let o = run_analyze(&["verify", s.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains(SAMPLE_DIGEST));
 }
@@ -57,7 +45,7 @@ fn verify_names_the_damaged_chunk_and_exits_3() {
     bytes[mid] ^= 0x10;
     let p = dir.path().join("flipped.rhf");
     std::fs::write(&p, &bytes).unwrap();
-    let o = run(&["verify", p.to_str().unwrap()]);
+    let o = run_analyze(&["verify", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let t = text(&o);
     assert!(
@@ -65,7 +53,7 @@ fn verify_names_the_damaged_chunk_and_exits_3() {
         "{t}"
     );
     // info still reports what it can, and says the file is damaged.
-    let o = run(&["info", p.to_str().unwrap()]);
+    let o = run_analyze(&["info", p.to_str().unwrap()]);
     assert!(o.status.success());
     assert!(text(&o).contains("DAMAGED"));
 }
@@ -76,7 +64,7 @@ fn verify_reports_truncation_with_exit_4() {
     let bytes = std::fs::read(sample("synthetic-v1.0.rhf")).unwrap();
     let p = dir.path().join("cut.rhf");
     std::fs::write(&p, &bytes[..bytes.len() - 100]).unwrap();
-    let o = run(&["verify", p.to_str().unwrap()]);
+    let o = run_analyze(&["verify", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("truncated after"), "{}", text(&o));
 }
@@ -105,7 +93,7 @@ fn info_never_panics_on_a_file_cut_at_any_byte() {
     for cut in 0..=bytes.len() {
         std::fs::write(&p, &bytes[..cut]).unwrap();
         for cmd in ["info", "verify"] {
-            let o = run(&[cmd, p.to_str().unwrap()]);
+            let o = run_analyze(&[cmd, p.to_str().unwrap()]);
             let code = o.status.code();
             assert_ne!(
                 code,
@@ -126,7 +114,7 @@ fn info_never_panics_on_a_file_cut_at_any_byte() {
 
 #[test]
 fn help_documents_the_exit_codes() {
-    let o = run(&["--help"]);
+    let o = run_analyze(&["--help"]);
     let t = text(&o);
     for line in [
         "0  success",
@@ -140,7 +128,7 @@ fn help_documents_the_exit_codes() {
 
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
-    let o = run(&["info", "/nonexistent/case.rhf"]);
+    let o = run_analyze(&["info", "/nonexistent/case.rhf"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("/nonexistent/case.rhf"), "{}", text(&o));
 }
@@ -148,7 +136,7 @@ fn a_missing_file_is_an_error_naming_it() {
 #[test]
 fn filter_selects_events_with_the_rule_language() {
     let trace = sample("pipeline.rhf").display().to_string();
-    let out = run(&[
+    let out = run_analyze(&[
         "print",
         &trace,
         "--filter",
@@ -165,7 +153,7 @@ fn filter_selects_events_with_the_rule_language() {
     assert!(lines[1].contains("\"/etc/hostname\""), "{text}");
 
     // summary counts only what the filter keeps; the process fields come from the timeline.
-    let out = run(&[
+    let out = run_analyze(&[
         "summary",
         &trace,
         "--json",
@@ -178,7 +166,7 @@ fn filter_selects_events_with_the_rule_language() {
     assert!(text.contains("openat") && !text.contains("mmap"), "{text}");
 
     // A mistake in the filter is a usage error that names the column.
-    let out = run(&[
+    let out = run_analyze(&[
         "summary",
         &trace,
         "--filter",
@@ -205,7 +193,7 @@ fn rules_output_is_the_same_for_any_thread_count() {
     let rules = rules.display().to_string();
     let outs: Vec<Output> = ["1", "2", "3"]
         .iter()
-        .map(|t| run(&["rules", &trace, "-r", &rules, "--json", "--threads", t]))
+        .map(|t| run_analyze(&["rules", &trace, "-r", &rules, "--json", "--threads", t]))
         .collect();
     assert!(outs[0].status.success(), "{}", text(&outs[0]));
     let lines = String::from_utf8_lossy(&outs[0].stdout).lines().count();
@@ -225,10 +213,10 @@ fn rules_output_is_the_same_for_any_thread_count() {
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
     // --fail-on turns a notice into exit 6; an invalid rules file is exit 5.
-    let o = run(&["rules", &trace, "-r", &rules, "--fail-on", "notice"]);
+    let o = run_analyze(&["rules", &trace, "-r", &rules, "--fail-on", "notice"]);
     assert_eq!(o.status.code(), Some(6));
     std::fs::write(dir.path().join("bad.yaml"), "- rule: x\n  desc: d\n").unwrap();
-    let o = run(&[
+    let o = run_analyze(&[
         "rules",
         &trace,
         "-r",

@@ -7,11 +7,11 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rhf::{analyze, have_tool, is_root, record, require, root};
+use rhf::{analyze, have_tool, is_root, record, require, root, text};
 
 const ENV_SECRET: &str = "rhf-planted-env-secret-5b1c";
 const CMDLINE_SECRET: &str = "rhf-planted-cmdline-secret-9d2e";
@@ -111,14 +111,6 @@ fn snapshot(dir: &Path, pids: &[u32], extra: &[&str]) -> PathBuf {
         "{line}"
     );
     out
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn analyze_ok(args: &[&str]) -> String {

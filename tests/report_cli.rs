@@ -3,21 +3,9 @@
 //! report opened in headless Chromium (scripts/screenshot-report.sh).
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use rhf::{analyze, have_tool, require, root, sample};
-
-fn run(args: &[&str]) -> Output {
-    analyze().args(args).output().expect("run rhf-analyze")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use rhf::{have_tool, require, root, run_analyze, sample, text};
 
 fn live() -> String {
     sample("live-indicators.rhf").display().to_string()
@@ -25,7 +13,7 @@ fn live() -> String {
 
 #[test]
 fn each_format_goes_to_standard_output() {
-    let md = run(&["report", &live()]);
+    let md = run_analyze(&["report", &live()]);
     assert!(md.status.success(), "{}", text(&md));
     let md = String::from_utf8(md.stdout).unwrap();
     assert!(md.starts_with("# rhf report: "), "{md}");
@@ -35,12 +23,12 @@ fn each_format_goes_to_standard_output() {
         "{md}"
     );
 
-    let html = run(&["report", "--format", "html", &live()]);
+    let html = run_analyze(&["report", "--format", "html", &live()]);
     assert!(html.status.success(), "{}", text(&html));
     let html = String::from_utf8(html.stdout).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
 
-    let json = run(&["report", "--format", "json", "--show-secrets", &live()]);
+    let json = run_analyze(&["report", "--format", "json", "--show-secrets", &live()]);
     assert!(json.status.success(), "{}", text(&json));
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["schema_version"], "1.0");
@@ -48,7 +36,7 @@ fn each_format_goes_to_standard_output() {
     assert_eq!(v["trace"]["integrity"]["status"], "intact");
     assert_eq!(v["overview"]["alerts"], 7);
 
-    let bad = run(&["report", "--format", "pdf", &live()]);
+    let bad = run_analyze(&["report", "--format", "pdf", &live()]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
 }
 
@@ -57,21 +45,21 @@ fn output_files_are_private_and_never_clobbered() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("case.html");
     let out_s = out.display().to_string();
-    let o = run(&["report", "--format", "html", "-o", &out_s, &live()]);
+    let o = run_analyze(&["report", "--format", "html", "-o", &out_s, &live()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(o.stdout.is_empty(), "nothing on stdout with -o");
     let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let first = std::fs::read(&out).unwrap();
 
-    let again = run(&["report", "--format", "html", "-o", &out_s, &live()]);
+    let again = run_analyze(&["report", "--format", "html", "-o", &out_s, &live()]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     assert!(text(&again).contains("--force"), "{}", text(&again));
     assert_eq!(std::fs::read(&out).unwrap(), first, "left untouched");
 
     let link = dir.path().join("link.html");
     std::os::unix::fs::symlink(&out, &link).unwrap();
-    let through = run(&[
+    let through = run_analyze(&[
         "report",
         "--force",
         "-o",
@@ -90,7 +78,7 @@ fn output_files_are_private_and_never_clobbered() {
         "never written through a link"
     );
 
-    let forced = run(&["report", "--force", "--format", "md", "-o", &out_s, &live()]);
+    let forced = run_analyze(&["report", "--force", "--format", "md", "-o", &out_s, &live()]);
     assert!(forced.status.success(), "{}", text(&forced));
     assert!(std::fs::read_to_string(&out)
         .unwrap()
@@ -107,7 +95,7 @@ fn rules_that_do_not_load_exit_5_and_write_nothing() {
     )
     .unwrap();
     let out = dir.path().join("r.md");
-    let o = run(&[
+    let o = run_analyze(&[
         "report",
         "-r",
         &rules.display().to_string(),
@@ -128,7 +116,7 @@ fn a_damaged_trace_is_reported_as_damaged() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&copy, &bytes).unwrap();
-    let o = run(&["report", "--format", "json", &copy.display().to_string()]);
+    let o = run_analyze(&["report", "--format", "json", &copy.display().to_string()]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["trace"]["integrity"]["status"], "damaged", "{v}");
@@ -146,7 +134,7 @@ fn the_html_report_opens_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["live-indicators.rhf", "pipeline.rhf"] {
         let html = dir.path().join(format!("{name}.html"));
-        let o = run(&[
+        let o = run_analyze(&[
             "report",
             "--format",
             "html",

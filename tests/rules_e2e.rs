@@ -9,21 +9,13 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
-use rhf::{analyze, is_root, record, record_clean, require, root, SYSTEM_PATH};
+use rhf::{analyze, is_root, record, record_clean, require, root, text, SYSTEM_PATH};
 use tempfile::TempDir;
 
 /// The upper bound of one recording; every scenario ends well within it.
 const MAX_RECORDING: &str = "60s";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// True when `tool` is an executable in one of the directories of [`SYSTEM_PATH`].
 fn system_tool(tool: &str) -> bool {

@@ -9,9 +9,9 @@
 //! missing subcommand fails the test.
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
-use rhf::{analyze, is_root, record_clean, require};
+use rhf::{analyze, is_root, record_clean, require, text};
 
 /// A fake secret: its value and the pieces of it that must not leak on their own either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,14 +100,6 @@ const BUFFER_RULES: &str = r#"
   output: data=%evt.buffer file=%fd.name env=%proc.env aws=%proc.env[AWS_SECRET_ACCESS_KEY] command=%proc.cmdline
   priority: WARNING
 "#;
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Records the scenario into `dir/trace.rhf`.
 fn record_scenario(dir: &Path) -> PathBuf {

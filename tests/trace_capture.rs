@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rhf::{analyze, have_tool, parse_strace_c, parse_summary_json, record, require, root};
+use rhf::{have_tool, record, require, root, strace_counts, summary_counts};
 use rhf_format::{RecordBody, TraceEnd, TraceReader};
 
 /// ptrace is allowed for us on this machine (root, or yama scope 0 for our children).
@@ -365,20 +365,7 @@ fn summary_matches_strace_calls_and_errors() {
     }
     for cmd in commands {
         let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        let strace_out = dir.path().join("strace.txt");
-        let status = Command::new("strace")
-            .args(["-f", "-c", "-o", strace_out.to_str().unwrap()])
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            // A pipe, like the recorder's stderr that the launched command inherits (python
-            // seeks its standard streams).
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap()
-            .status;
-        assert!(status.success());
-        let expected = parse_strace_c(&std::fs::read_to_string(&strace_out).unwrap());
+        let expected = strace_counts(dir.path(), &[], &args);
         let trace = dir.path().join("p.rhf");
         let out = launch(&trace, &args);
         assert!(
@@ -386,16 +373,7 @@ fn summary_matches_strace_calls_and_errors() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let json = analyze()
-            .args(["summary", "--json", trace.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            json.status.success(),
-            "{}",
-            String::from_utf8_lossy(&json.stderr)
-        );
-        let got = parse_summary_json(&json.stdout);
+        let got = summary_counts(&trace);
         assert_eq!(
             got, expected,
             "calls and errors per syscall differ from strace for {cmd:?}"

@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rhf_format::{CaptureInfo, CaptureMode, Header, TraceWriter, WriterOptions};
+use rhf_format::{CaptureInfo, CaptureMode, Header};
 
 use crate::clock;
-use crate::output::Output;
 use crate::ptrace::{CaptureOptions, Target};
 use crate::snapshot::{self, SnapshotOptions};
 
@@ -334,8 +333,6 @@ fn run_snapshot(
     opts: &SnapshotOptions,
 ) -> Result<ExitCode> {
     let started = Instant::now();
-    let out = Output::create(path, force)?;
-    let name = out.describe();
     let mut options = vec![(
         "collect_exe".to_string(),
         opts.collect_exe.is_some().to_string(),
@@ -345,12 +342,7 @@ fn run_snapshot(
         options.push(("pids".into(), pids.join(",")));
     }
     let header = header(CaptureMode::Snapshot, "", options);
-    let writer_opts = WriterOptions {
-        zstd_level: level,
-        ..WriterOptions::default()
-    };
-    let mut writer = TraceWriter::new(std::io::BufWriter::new(out), &header, writer_opts)
-        .with_context(|| format!("cannot start the trace on {name}"))?;
+    let (mut writer, name) = crate::output::start_trace(path, force, level, &header)?;
     let summary = snapshot::take_snapshot(opts, &mut writer, true)
         .with_context(|| format!("writing {name}"))?;
     let (written, _) = writer

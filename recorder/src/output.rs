@@ -1,9 +1,31 @@
 //! Where a trace goes: a new private file, or standard output (`-`) to stream it off the node.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use rhf_format::{TraceWriter, WriterOptions};
+
+/// Opens the trace's destination (see [`Output::create`]) and writes the preamble and
+/// `header`; returns the writer and a name for the destination, for messages.
+pub fn start_trace(
+    path: &Path,
+    force: bool,
+    zstd_level: i32,
+    header: &rhf_format::Header,
+) -> anyhow::Result<(TraceWriter<BufWriter<Output>>, String)> {
+    use anyhow::Context;
+    let out = Output::create(path, force)?;
+    let name = out.describe();
+    let writer_opts = WriterOptions {
+        zstd_level,
+        ..WriterOptions::default()
+    };
+    let writer = TraceWriter::new(BufWriter::new(out), header, writer_opts)
+        .with_context(|| format!("cannot start the trace on {name}"))?;
+    Ok((writer, name))
+}
 
 /// Why the output could not be opened.
 #[derive(Debug, thiserror::Error)]

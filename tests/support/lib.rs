@@ -108,8 +108,23 @@ pub fn have_tool(tool: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
 
+/// Runs `rhf-analyze ARGS...` to completion.
+pub fn run_analyze(args: &[&str]) -> std::process::Output {
+    analyze().args(args).output().expect("run rhf-analyze")
+}
+
+/// A finished command's standard output then standard error, as text (for messages and
+/// searches that do not care which stream said it).
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// `name -> (calls, errors)` from `strace -c` output.
-pub fn parse_strace_c(text: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
+fn parse_strace_c(text: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
     let mut rows = std::collections::BTreeMap::new();
     for line in text.lines().skip(2) {
         if line.starts_with('-') || line.trim().is_empty() {
@@ -131,7 +146,7 @@ pub fn parse_strace_c(text: &str) -> std::collections::BTreeMap<String, (u64, u6
 }
 
 /// `name -> (calls, errors)` from `rhf-analyze summary --json`.
-pub fn parse_summary_json(bytes: &[u8]) -> std::collections::BTreeMap<String, (u64, u64)> {
+fn parse_summary_json(bytes: &[u8]) -> std::collections::BTreeMap<String, (u64, u64)> {
     let v: serde_json::Value = serde_json::from_slice(bytes).expect("summary --json is JSON");
     let tables = v["tables"].as_array().expect("summary tables");
     tables
@@ -147,4 +162,42 @@ pub fn parse_summary_json(bytes: &[u8]) -> std::collections::BTreeMap<String, (u
             )
         })
         .collect()
+}
+
+/// `name -> (calls, errors)` of `strace -f -c [extra...] CMD...`, run in `dir`. Its standard
+/// error is a pipe, like the recorder's that a launched command inherits (python seeks its
+/// standard streams).
+pub fn strace_counts(
+    dir: &Path,
+    extra: &[&str],
+    cmd: &[&str],
+) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let out = dir.join("strace-c.txt");
+    let status = Command::new("strace")
+        .args(["-f", "-c", "-o", out.to_str().expect("utf-8 temp path")])
+        .args(extra)
+        .args(cmd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run strace")
+        .status;
+    assert!(status.success(), "strace {cmd:?} failed: {status}");
+    parse_strace_c(&std::fs::read_to_string(&out).expect("strace output"))
+}
+
+/// `name -> (calls, errors)` of `rhf-analyze summary --json TRACE`.
+pub fn summary_counts(trace: &Path) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let json = analyze()
+        .args(["summary", "--json"])
+        .arg(trace)
+        .output()
+        .expect("run rhf-analyze");
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    parse_summary_json(&json.stdout)
 }

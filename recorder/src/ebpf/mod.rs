@@ -8,7 +8,6 @@ mod launch;
 mod probes;
 
 use std::cell::RefCell;
-use std::io::BufWriter;
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
@@ -17,12 +16,10 @@ use libbpf_rs::RingBuffer;
 use nix::errno::Errno;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use rhf_format::{
-    CaptureMode, CaptureStats, LossNotice, Record, RecordBody, TraceWriter, WriterOptions,
-};
+use rhf_format::{CaptureMode, CaptureStats, LossNotice, Record, RecordBody};
 
 use crate::clock::monotonic_ns;
-use crate::output::Output;
+use crate::output;
 use crate::ptrace::{signals, CaptureOptions, CaptureOutcome, StopReason, Target};
 use crate::sink::{self, RecordPipe};
 use crate::snapshot::{self, SnapshotOptions};
@@ -45,15 +42,9 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
             argv[0]
         );
     };
-    let out = Output::create(&opts.output, opts.force)?;
-    let name = out.describe();
     let header = crate::cli::header(CaptureMode::Launch, "ebpf", capture_options(opts));
-    let writer_opts = WriterOptions {
-        zstd_level: opts.zstd_level,
-        ..WriterOptions::default()
-    };
-    let mut writer = TraceWriter::new(BufWriter::new(out), &header, writer_opts)
-        .with_context(|| format!("cannot start the trace on {name}"))?;
+    let (mut writer, name) =
+        output::start_trace(&opts.output, opts.force, opts.zstd_level, &header)?;
     signals::install().context("installing signal handlers")?;
 
     // Loaded before the fork: it is what fails when privileges or the kernel are lacking, and

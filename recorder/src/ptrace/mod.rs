@@ -13,18 +13,17 @@ mod tracer;
 mod wait;
 
 use std::ffi::OsString;
-use std::io::BufWriter;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::ptrace::Options;
 use nix::unistd::Pid;
 use rhf_format::sysent::{self, SyscallSelection};
-use rhf_format::{CaptureMode, Record, RecordBody, RecordSink, TraceWriter, WriterOptions};
+use rhf_format::{CaptureMode, Record, RecordBody, RecordSink, TraceWriter};
 
 use crate::clock::monotonic_ns;
 use crate::decode::Decoder;
-use crate::output::Output;
+use crate::output;
 use crate::sink;
 use crate::snapshot::{self, ExeCache, SnapshotOptions};
 pub use tracer::StopReason;
@@ -106,15 +105,9 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
         Target::Launch(_) => (CaptureMode::Launch, false),
         Target::Attach(_) => (CaptureMode::Attach, true),
     };
-    let out = Output::create(&opts.output, opts.force)?;
-    let name = out.describe();
     let header = crate::cli::header(mode, "ptrace", capture_options(opts));
-    let writer_opts = WriterOptions {
-        zstd_level: opts.zstd_level,
-        ..WriterOptions::default()
-    };
-    let mut writer = TraceWriter::new(BufWriter::new(out), &header, writer_opts)
-        .with_context(|| format!("cannot start the trace on {name}"))?;
+    let (mut writer, name) =
+        output::start_trace(&opts.output, opts.force, opts.zstd_level, &header)?;
     signals::install().context("installing signal handlers")?;
 
     let mut options = Options::PTRACE_O_TRACESYSGOOD
