@@ -20,7 +20,7 @@ use rhf_format::{CaptureMode, CaptureStats, LossNotice, Record, RecordBody};
 
 use crate::clock::monotonic_ns;
 use crate::output;
-use crate::ptrace::{signals, CaptureOptions, CaptureOutcome, StopReason, Target};
+use crate::ptrace::{signals, CaptureOptions, CaptureOutcome, Ending, StopReason, Target};
 use crate::sink::{self, RecordPipe};
 use crate::snapshot::{self, SnapshotOptions};
 use probes::{Drops, Probes};
@@ -96,21 +96,16 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     let mut consumer = consumer.into_inner();
     consumer.finish(&reason, &drops, start_ts);
     let events = consumer.events;
-    let (result, pipe_lost) = consumer.pipe.close(writer_thread);
-    let (bytes, digest, write_error) = match result {
-        Ok(summary) => (summary.bytes, Some(summary.digest), None),
-        Err(e) => (0, None, Some(e.to_string())),
-    };
-    Ok(CaptureOutcome {
+    let (written, pipe_lost) = consumer.pipe.close(writer_thread);
+    Ok(Ending {
         reason,
         events,
         lost: pipe_lost + drops.total() + consumer.malformed,
-        bytes,
-        digest,
-        seconds: started.elapsed().as_secs_f64(),
+        written,
+        started,
         command_status,
-        write_error,
-    })
+    }
+    .into())
 }
 
 /// The command line to launch, once the options this prototype does not implement yet are

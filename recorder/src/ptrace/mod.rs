@@ -75,6 +75,35 @@ pub struct CaptureOutcome {
     pub write_error: Option<String>,
 }
 
+/// What a capture tells its caller once its writer thread is closed.
+pub struct Ending {
+    pub reason: StopReason,
+    pub events: u64,
+    pub lost: u64,
+    pub written: Result<rhf_format::WriteSummary, rhf_format::FormatError>,
+    pub started: Instant,
+    pub command_status: Option<i32>,
+}
+
+impl From<Ending> for CaptureOutcome {
+    fn from(e: Ending) -> Self {
+        let (bytes, digest, write_error) = match e.written {
+            Ok(summary) => (summary.bytes, Some(summary.digest), None),
+            Err(err) => (0, None, Some(err.to_string())),
+        };
+        CaptureOutcome {
+            reason: e.reason,
+            events: e.events,
+            lost: e.lost,
+            bytes,
+            digest,
+            seconds: e.started.elapsed().as_secs_f64(),
+            command_status: e.command_status,
+            write_error,
+        }
+    }
+}
+
 /// Snapshot records pass through here on their way to the file, so the decoder learns the
 /// starting fd tables and working directories.
 struct SeedingSink<'a, W: std::io::Write> {
@@ -213,21 +242,16 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     tracer.finish(&reason, start_ts);
     let events = tracer.events();
     let command_status = tracer.root_status;
-    let (result, lost) = tracer.into_pipe().close(writer_thread);
-    let (bytes, digest, write_error) = match result {
-        Ok(summary) => (summary.bytes, Some(summary.digest), None),
-        Err(e) => (0, None, Some(e.to_string())),
-    };
-    Ok(CaptureOutcome {
+    let (written, lost) = tracer.into_pipe().close(writer_thread);
+    Ok(Ending {
         reason,
         events,
         lost,
-        bytes,
-        digest,
-        seconds: started.elapsed().as_secs_f64(),
+        written,
+        started,
         command_status,
-        write_error,
-    })
+    }
+    .into())
 }
 
 /// The options recorded in the header.
