@@ -224,3 +224,12 @@ fn select_errors_name_the_token() {
     // Legacy names exist only for the classes strace has them for.
     assert!(select("creds").is_err());
 }
+
+#[test]
+fn lookups_by_name_find_the_first_entry_in_table_order() {
+    for spec in x86_64_table() {
+        let first = x86_64_table().find(|s| s.name == spec.name).unwrap();
+        assert!(std::ptr::eq(spec_by_name(spec.name).unwrap(), first));
+    }
+    assert!(spec_by_name("no_such_call").is_none());
+}
