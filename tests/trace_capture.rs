@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rhf::{have_tool, record, require, root, strace_counts, summary_counts};
+use rhf::{fixture, have_tool, record, require, strace_counts, summary_counts};
 use rhf_format::{RecordBody, TraceEnd, TraceReader};
 
 /// ptrace is allowed for us on this machine (root, or yama scope 0 for our children).
@@ -17,22 +17,6 @@ fn ptrace_available() -> bool {
         rhf::is_root() || scope == "0" || scope == "1",
         "ptrace (root or yama ptrace_scope <= 1)",
     )
-}
-
-/// Compiles a C fixture from tests/fixtures into `dir`.
-fn fixture(name: &str, dir: &Path) -> Option<PathBuf> {
-    if !require(have_tool("cc"), "a C compiler (cc) for the test fixtures") {
-        return None;
-    }
-    let out = dir.join(name);
-    let status = Command::new("cc")
-        .args(["-O2", "-o"])
-        .arg(&out)
-        .arg(root().join(format!("tests/fixtures/{name}.c")))
-        .status()
-        .expect("run cc");
-    assert!(status.success(), "compiling {name}.c failed");
-    Some(out)
 }
 
 /// Syscall events per syscall name in a trace.

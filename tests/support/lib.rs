@@ -108,6 +108,23 @@ pub fn have_tool(tool: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
 
+/// Compiles a C fixture from tests/fixtures into `dir` (`None`, after a loud skip, without a
+/// C compiler).
+pub fn fixture(name: &str, dir: &Path) -> Option<PathBuf> {
+    if !require(have_tool("cc"), "a C compiler (cc) for the test fixtures") {
+        return None;
+    }
+    let out = dir.join(name);
+    let status = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&out)
+        .arg(root().join(format!("tests/fixtures/{name}.c")))
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "compiling {name}.c failed");
+    Some(out)
+}
+
 /// Runs `rhf-analyze ARGS...` to completion.
 pub fn run_analyze(args: &[&str]) -> std::process::Output {
     analyze().args(args).output().expect("run rhf-analyze")
