@@ -175,3 +175,128 @@ fn exact_counts_across_8_threads_and_20_processes_in_20_runs_without_loss() {
 fn quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
 }
+
+/// Syscall events per pid.
+fn events_by_pid(trace: &Path) -> std::collections::BTreeMap<u32, u64> {
+    let reader = TraceReader::open(trace).expect("open trace");
+    rhf_format::verify(&reader).expect("the trace verifies");
+    let mut by_pid = std::collections::BTreeMap::new();
+    for r in reader.records() {
+        if let RecordBody::Syscall(ev) = r.expect("record").body {
+            *by_pid.entry(ev.pid).or_insert(0) += 1;
+        }
+    }
+    by_pid
+}
+
+/// A shell loop that keeps making syscalls for at most `seconds` (bounded).
+fn busy_loop(seconds: u32) -> std::process::Child {
+    let script = format!(
+        "i=0; while [ $i -lt {} ]; do i=$((i+1)); cat /etc/hostname >/dev/null; sleep 0.02; done",
+        seconds * 50
+    );
+    std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the loop")
+}
+
+/// Attach mode: the running process is recorded for --duration and keeps running after the
+/// recorder has stopped.
+#[test]
+fn attach_records_a_running_process_and_leaves_it_running() {
+    let dir = tempfile::tempdir().unwrap();
+    if !ebpf_available(dir.path()) {
+        return;
+    }
+    let mut looping = busy_loop(20);
+    let pid = looping.id();
+    let trace = dir.path().join("a.rhf");
+    let out = record()
+        .args(["--backend", "ebpf", "--duration", "1s", "--force", "-o"])
+        .arg(&trace)
+        .args(["-p", &pid.to_string()])
+        .output()
+        .expect("run rhf-record");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("--duration elapsed"), "{stderr}");
+    assert!(
+        looping.try_wait().unwrap().is_none(),
+        "the attached process must keep running"
+    );
+    let by_pid = events_by_pid(&trace);
+    assert!(by_pid.get(&pid).is_some_and(|n| *n > 10), "{by_pid:?}");
+    // Its children (cat, sleep) were followed too.
+    assert!(by_pid.len() > 2, "{by_pid:?}");
+    looping.kill().unwrap();
+    looping.wait().unwrap();
+}
+
+/// --system sees processes it did not start, and never the recorder itself.
+#[test]
+fn system_records_other_processes_but_not_the_recorder() {
+    let dir = tempfile::tempdir().unwrap();
+    if !ebpf_available(dir.path()) {
+        return;
+    }
+    let trace = dir.path().join("s.rhf");
+    let recorder = record()
+        .args([
+            "--backend",
+            "ebpf",
+            "--system",
+            "--duration",
+            "3s",
+            "--force",
+            "-o",
+        ])
+        .arg(&trace)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rhf-record");
+    // The programs are attached once the trace file exists; then a process of ours runs.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !trace.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut looping = busy_loop(1);
+    let pid = looping.id();
+    looping.wait().unwrap();
+    let recorder_pid = recorder.id();
+    let out = recorder.wait_with_output().expect("wait for rhf-record");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let by_pid = events_by_pid(&trace);
+    assert!(by_pid.get(&pid).is_some_and(|n| *n > 10), "{by_pid:?}");
+    assert!(
+        !by_pid.contains_key(&recorder_pid),
+        "the recorder's own calls were recorded"
+    );
+}
+
+/// A limit stops the capture cleanly, and a launched command dies with it, as under ptrace.
+#[test]
+fn max_events_stops_the_capture_and_the_launched_command() {
+    let dir = tempfile::tempdir().unwrap();
+    if !ebpf_available(dir.path()) {
+        return;
+    }
+    let trace = dir.path().join("m.rhf");
+    let started = std::time::Instant::now();
+    let out = record()
+        .args(["--backend", "ebpf", "--max-events", "50", "--force", "-o"])
+        .arg(&trace)
+        .args(["--", "/bin/sh", "-c", "while :; do /bin/true; done"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rhf-record");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--max-events reached"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(!events_by_pid(&trace).is_empty());
+}

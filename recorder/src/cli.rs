@@ -66,11 +66,21 @@ struct CaptureArgs {
     /// Attach to these running processes (repeat or comma-separate) instead of launching.
     #[arg(short, long = "pid", value_delimiter = ',')]
     pid: Vec<u32>,
-    /// How syscalls are captured: ptrace (every feature), or ebpf (a prototype: launch mode
-    /// only, raw arguments, --trace filtered in the kernel, no limits; needs root and a build
-    /// with clang).
+    /// How syscalls are captured: ptrace (every feature, any user allowed to trace), ebpf
+    /// (far cheaper per syscall, --system; needs root or CAP_BPF+CAP_PERFMON, kernel BTF and
+    /// a build with clang; records raw arguments so far, docs/BACKENDS.md), or auto (ebpf
+    /// when this build, the kernel and the privileges allow it, else ptrace; says which).
     #[arg(long, value_enum, default_value_t = Backend::Ptrace)]
     backend: Backend,
+    /// Trace every process on the host but the recorder itself (eBPF only); stop with
+    /// Ctrl-C, SIGTERM, or --duration. The starting snapshot covers the whole host.
+    #[arg(long, conflicts_with = "pid")]
+    system: bool,
+    /// eBPF: size of the ring buffer between the kernel and the recorder (a power of two,
+    /// e.g. 16M, 64M). Larger rings ride out longer bursts; calls that find it full are
+    /// counted and recorded as lost.
+    #[arg(long, default_value = "16M", value_parser = parse_ringbuf_size, value_name = "SIZE")]
+    ringbuf_size: u32,
     /// Syscalls to record, in strace's --trace syntax (default: all).
     #[arg(long, value_name = "SET")]
     trace: Option<String>,
@@ -120,6 +130,7 @@ struct CaptureArgs {
 enum Backend {
     Ptrace,
     Ebpf,
+    Auto,
 }
 
 #[derive(Subcommand)]
@@ -173,11 +184,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
-    let target = match (args.pid.is_empty(), args.command.is_empty()) {
-        (true, false) => Target::Launch(args.command),
-        (false, true) => Target::Attach(args.pid),
-        (true, true) => usage("give a command after `--` to launch, or -p PID to attach")?,
-        (false, false) => usage("give either -p PID or a command after `--`, not both")?,
+    let target = match (args.system, args.pid.is_empty(), args.command.is_empty()) {
+        (true, _, true) => Target::System,
+        (true, _, false) => usage("--system traces every process: give no command")?,
+        (false, true, false) => Target::Launch(args.command),
+        (false, false, true) => Target::Attach(args.pid),
+        (false, true, true) => {
+            usage("give a command after `--` to launch, -p PID to attach, or --system (eBPF)")?
+        }
+        (false, false, false) => usage("give either -p PID or a command after `--`, not both")?,
     };
     let Some(output) = args.output else {
         usage("-o FILE is required (or -o - for standard output)")?
@@ -199,10 +214,21 @@ fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
         max_bytes: args.max_size,
         duration: args.duration,
         spin_wait: args.spin_wait,
+        ringbuf_bytes: args.ringbuf_size,
     };
     let outcome = match args.backend {
         Backend::Ptrace => crate::ptrace::run(&opts)?,
-        Backend::Ebpf => run_ebpf(&opts)?,
+        Backend::Ebpf => run_ebpf(&opts, false)?.context("the eBPF backend did not start")?,
+        Backend::Auto => match auto_backend(&opts) {
+            Ok(()) => match run_ebpf(&opts, true)? {
+                Some(outcome) => outcome,
+                None => crate::ptrace::run(&opts)?,
+            },
+            Err(why) => {
+                eprintln!("rhf-record: backend ptrace (auto: {why})");
+                crate::ptrace::run(&opts)?
+            }
+        },
     };
     let digest = outcome
         .digest
@@ -237,19 +263,46 @@ fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
 }
 
 #[cfg(rhf_ebpf)]
-fn run_ebpf(opts: &CaptureOptions) -> Result<crate::ptrace::CaptureOutcome> {
-    crate::ebpf::run(opts)
+fn run_ebpf(
+    opts: &CaptureOptions,
+    fall_back: bool,
+) -> Result<Option<crate::ptrace::CaptureOutcome>> {
+    crate::ebpf::run(opts, fall_back)
 }
 
 /// This build has no eBPF backend: build.rs found no clang (or no kernel BTF) and said so.
 #[cfg(not(rhf_ebpf))]
-fn run_ebpf(_: &CaptureOptions) -> Result<crate::ptrace::CaptureOutcome> {
+fn run_ebpf(_: &CaptureOptions, _: bool) -> Result<Option<crate::ptrace::CaptureOutcome>> {
     anyhow::bail!(
         "this rhf-record was built without the eBPF backend: clang (or the kernel's BTF, \
          /sys/kernel/btf/vmlinux) was missing when it was built, or RHF_NO_EBPF was set. Install clang, bpftool, \
          libelf-dev, zlib1g-dev and pkg-config (Debian: apt-get install clang bpftool \
          libelf-dev zlib1g-dev pkg-config) and rebuild, or use --backend ptrace"
     )
+}
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Why `--backend auto` cannot use eBPF here, checked before anything is loaded: the build,
+/// the kernel's BTF, the privileges. (Loading can still fail; the eBPF backend then falls
+/// back to ptrace itself, before creating anything.) `--system` has no ptrace fallback.
+fn auto_backend(opts: &CaptureOptions) -> Result<(), String> {
+    let why = if !cfg!(rhf_ebpf) {
+        "this rhf-record was built without the eBPF backend (no clang at build time)"
+    } else if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        "the kernel has no BTF (/sys/kernel/btf/vmlinux)"
+    } else if !running_as_root() {
+        "not root (loading BPF programs needs root, or CAP_BPF and CAP_PERFMON)"
+    } else {
+        return Ok(());
+    };
+    if matches!(opts.target, Target::System) {
+        return Err(format!("--system needs the eBPF backend, and {why}"));
+    }
+    Err(why.to_string())
 }
 
 /// A usage error: printed like clap's, exit status 2.
@@ -309,6 +362,17 @@ fn parse_spin(s: &str) -> Result<Duration, String> {
 }
 
 /// `500M`, `2G`, `64K`, or plain bytes.
+/// A ring-buffer size: a power of two between 4K and 1G.
+fn parse_ringbuf_size(s: &str) -> Result<u32, String> {
+    let bytes = parse_size(s)?;
+    match u32::try_from(bytes) {
+        Ok(b) if b.is_power_of_two() && (4096..=1 << 30).contains(&b) => Ok(b),
+        _ => Err(format!(
+            "{s:?} is not a power of two between 4K and 1G (e.g. 16M, 64M)"
+        )),
+    }
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let value: u64 = num

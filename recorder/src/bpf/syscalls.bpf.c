@@ -17,6 +17,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * user space collects on its own timer. Set by the loader before the program is loaded. */
 const volatile __u64 wakeup_bytes = 1 << 20;
 
+/* --system: every thread group but the recorder's own (`self_tgid`) is traced, and the map
+ * of traced groups is not used. Set by the loader before the program is loaded. */
+const volatile __u8 trace_all = 0;
+const volatile __u32 self_tgid = 0;
+
 /* --trace: when set, only syscall numbers marked in `wanted_syscalls` are recorded, and the
  * others cost one array lookup. Set by the loader before the program is loaded. */
 const volatile __u8 filter_syscalls = 0;
@@ -83,6 +88,8 @@ static __always_inline void count_drop(__u32 which)
 
 static __always_inline int is_traced(__u32 tgid)
 {
+	if (trace_all)
+		return tgid != self_tgid;
 	return bpf_map_lookup_elem(&traced_tgids, &tgid) != NULL;
 }
 
@@ -171,7 +178,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 child_tgid = child->tgid;
 	__u8 one = 1;
 
-	if (child_tgid == parent_tgid || !is_traced(parent_tgid))
+	/* Under --system everything is traced already: the map is not used. */
+	if (trace_all || child_tgid == parent_tgid || !is_traced(parent_tgid))
 		return 0;
 	if (bpf_map_update_elem(&traced_tgids, &child_tgid, &one, BPF_ANY))
 		count_drop(DROP_CHILD);

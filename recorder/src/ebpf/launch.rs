@@ -51,13 +51,16 @@ pub fn fork_stopped(program: &Path, argv: &[OsString], stdout_to_stderr: bool) -
     let mut pointers: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     pointers.push(std::ptr::null());
     let failure = b"rhf-record: could not start the command\n";
-    // SAFETY: the child only calls dup2, getpid, kill, execv, write and _exit.
+    // SAFETY: the child only calls dup2, prctl, getpid, kill, execv, write and _exit.
     match unsafe { fork() }.context("fork")? {
         ForkResult::Child => unsafe {
             if stdout_to_stderr {
                 // The trace streams on standard output: the command must not write there.
                 libc::dup2(2, 1);
             }
+            // The command is ours: if the recorder is killed outright, so is the command (the
+            // rest of its tree is killed by a recorder that stops normally).
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             // A bare kill(2), not raise(3): raise also blocks and restores the signal mask,
             // and that restore would be the traced command's first recorded call.
             libc::kill(libc::getpid(), libc::SIGSTOP);

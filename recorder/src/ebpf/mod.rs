@@ -1,7 +1,8 @@
-//! Syscall capture with eBPF (prototype): BPF programs on the syscall and scheduler
-//! tracepoints join each call's entry and exit in the kernel and hand one record per call to a
-//! ring buffer, which this module reads on a timer and turns into trace records. Only launch
-//! mode and raw arguments so far; docs/BACKENDS.md lists what is missing.
+//! Syscall capture with eBPF: BPF programs on the syscall and scheduler tracepoints join each
+//! call's entry and exit in the kernel and hand one record per call to a ring buffer, which
+//! this module reads on a timer and turns into trace records. A launched command (and its
+//! descendants), running processes (-p), or the whole host but the recorder (--system).
+//! docs/BACKENDS.md says what it records and what it does not yet.
 
 mod event;
 mod launch;
@@ -14,128 +15,234 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use libbpf_rs::RingBuffer;
 use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use rhf_format::{CaptureMode, CaptureStats, LossNotice, Record, RecordBody};
+use rhf_format::{CaptureMode, CaptureStats, LossNotice, ProcessLifecycle, Record, RecordBody};
 
 use crate::clock::monotonic_ns;
 use crate::output;
-use crate::ptrace::{signals, CaptureOptions, CaptureOutcome, Ending, StopReason, Target};
+use crate::ptrace::{signals, CaptureOptions, CaptureOutcome, Ending, Limits, StopReason, Target};
 use crate::sink::{self, RecordPipe};
 use crate::snapshot::{self, SnapshotOptions};
-use probes::{Drops, Probes};
+use probes::{Drops, Probes, Scope};
 
-/// Ring-buffer size: at ~100 bytes a record, room for ~170,000 calls between two reads.
-const RINGBUF_BYTES: u32 = 16 << 20;
+/// Default ring-buffer size: at ~100 bytes a record, room for ~170,000 calls between two
+/// reads.
+pub const DEFAULT_RINGBUF_BYTES: u32 = 16 << 20;
 /// How often the ring buffer is read when no forced wake-up came (the BPF side batches
 /// wake-ups, so this timer is what normally collects the records).
 const TICK: Duration = Duration::from_millis(10);
 
-/// Runs a launch-mode capture to its end.
-pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
+/// What the capture follows, once its processes are chosen.
+enum Watched {
+    /// A launched command, ours: it is killed if the capture stops before it ends.
+    Launched(Pid),
+    /// Running processes: they are left running.
+    Attached,
+    /// The whole host.
+    System,
+}
+
+/// Runs a capture to its end; `None` when `fall_back` is set and the programs could not be
+/// loaded (nothing has been created or started then, and the caller uses ptrace).
+pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutcome>> {
     let started = Instant::now();
     let start_ts = monotonic_ns();
-    let argv = supported_command(opts)?;
-    let Some(program) = crate::ptrace::launch::resolve(&argv[0]) else {
-        bail!(
-            "cannot find the command {:?} (not a file, or not on PATH)",
-            argv[0]
-        );
+    check_options(opts)?;
+    let mode = match &opts.target {
+        Target::Launch(_) => CaptureMode::Launch,
+        Target::Attach(_) => CaptureMode::Attach,
+        Target::System => CaptureMode::System,
     };
-    let header = crate::cli::header(CaptureMode::Launch, "ebpf", capture_options(opts));
-    let (mut writer, name) =
-        output::start_trace(&opts.output, opts.force, opts.zstd_level, &header)?;
-    signals::install().context("installing signal handlers")?;
+    let program = match &opts.target {
+        Target::Launch(argv) => {
+            Some(crate::ptrace::launch::resolve(&argv[0]).with_context(|| {
+                format!(
+                    "cannot find the command {:?} (not a file, or not on PATH)",
+                    argv[0]
+                )
+            })?)
+        }
+        Target::Attach(pids) => {
+            if let Some(pid) = pids
+                .iter()
+                .find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+            {
+                bail!("there is no process {pid} to attach to");
+            }
+            None
+        }
+        Target::System => None,
+    };
 
-    // Loaded before the fork: it is what fails when privileges or the kernel are lacking, and
-    // then nothing has been started.
+    // Loaded before anything is created or started: it is what fails when privileges or the
+    // kernel are lacking.
     let wanted: Option<Vec<u32>> = opts
         .trace
         .as_deref()
         .map(|expr| crate::ptrace::check_trace(expr).map(|s| s.x86_64_numbers().collect()))
         .transpose()?;
-    let mut storage = MaybeUninit::uninit();
-    let probes = probes::load(&mut storage, RINGBUF_BYTES, wanted.as_deref())?;
-    let child = launch::fork_stopped(&program, argv, opts.output.as_os_str() == "-")?;
-    if let Err(e) = probes.trace(child.pid().as_raw() as u32) {
-        child.abort();
-        return Err(e);
-    }
-    let snapshot_pids = if opts.host_snapshot {
-        Vec::new()
-    } else {
-        vec![child.pid().as_raw() as u32]
+    let scope = match opts.target {
+        Target::System => Scope::AllBut {
+            recorder: std::process::id(),
+        },
+        _ => Scope::Chosen,
     };
+    let mut storage = MaybeUninit::uninit();
+    let probes = match probes::load(&mut storage, opts.ringbuf_bytes, wanted.as_deref(), scope) {
+        Ok(p) => p,
+        Err(e) if fall_back => {
+            eprintln!("rhf-record: backend ptrace (auto: the eBPF programs did not load: {e:#})");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let header = crate::cli::header(mode, "ebpf", capture_options(opts));
+    let (mut writer, name) =
+        output::start_trace(&opts.output, opts.force, opts.zstd_level, &header)?;
+    signals::install().context("installing signal handlers")?;
+
+    let mut launched = None;
+    let snapshot_pids = match (&opts.target, program) {
+        (Target::Launch(argv), Some(program)) => {
+            let child = launch::fork_stopped(&program, argv, opts.output.as_os_str() == "-")?;
+            if let Err(e) = probes.trace(child.pid().as_raw() as u32) {
+                child.abort();
+                return Err(e);
+            }
+            let pid = child.pid().as_raw() as u32;
+            launched = Some(child);
+            vec![pid]
+        }
+        (Target::Attach(pids), _) => {
+            for pid in pids {
+                probes.trace(*pid)?;
+            }
+            pids.clone()
+        }
+        _ => Vec::new(),
+    };
+    // A launched command is snapshotted before its exec (its exec snapshot comes later); running
+    // processes and the host are snapshotted whole, as the ptrace backend does.
+    let whole = launched.is_none() || opts.host_snapshot;
     let snapshot_result = snapshot::take_snapshot(
         &SnapshotOptions {
-            pids: snapshot_pids,
-            process_records: opts.host_snapshot,
-            network_tables: opts.host_snapshot,
+            pids: if opts.host_snapshot || matches!(opts.target, Target::System) {
+                Vec::new()
+            } else {
+                snapshot_pids.clone()
+            },
+            process_records: whole,
+            network_tables: whole,
             ..SnapshotOptions::default()
         },
         &mut writer,
         false,
     );
     if let Err(e) = snapshot_result {
-        child.abort();
+        if let Some(child) = launched {
+            child.abort();
+        }
         return Err(e).with_context(|| format!("writing the starting snapshot to {name}"));
     }
-    let (pipe, writer_thread) =
+    let (mut pipe, writer_thread) =
         sink::start(writer, opts.time_resolution_ns).context("starting the writer thread")?;
+    if matches!(opts.target, Target::Attach(_)) {
+        for pid in &snapshot_pids {
+            let body = RecordBody::Lifecycle(ProcessLifecycle::Attached {
+                pid: *pid,
+                tid: *pid,
+            });
+            pipe.push(Record {
+                ts: monotonic_ns(),
+                body,
+            });
+        }
+    }
 
     let consumer = RefCell::new(Consumer::new(pipe));
     let ring = probes.ring_buffer(|bytes| {
         consumer.borrow_mut().take(bytes);
         0
     })?;
-    let root = child.resume()?;
-    let (reason, command_status) = follow(root, &probes, &ring, &consumer)?;
+    let watched = match launched {
+        Some(child) => Watched::Launched(child.resume()?),
+        None if matches!(opts.target, Target::System) => Watched::System,
+        None => Watched::Attached,
+    };
+    let limits = Limits::of(opts);
+    let (reason, command_status) = follow(&watched, &probes, &ring, &consumer, &limits)?;
     drop(ring);
 
     let drops = probes.drops()?;
     let mut consumer = consumer.into_inner();
+    let still_traced = match watched {
+        Watched::System => Vec::new(),
+        _ => probes.traced(),
+    };
+    match watched {
+        // Ours: the rest of the launched tree dies with the capture, as under ptrace.
+        Watched::Launched(root) if reason != StopReason::AllExited => {
+            for tgid in &still_traced {
+                let _ = kill(Pid::from_raw(*tgid as i32), Signal::SIGKILL);
+            }
+            let _ = kill(root, Signal::SIGKILL);
+            let _ = waitpid(root, None);
+        }
+        Watched::Attached => {
+            for pid in still_traced {
+                consumer.pipe.push(Record {
+                    ts: monotonic_ns(),
+                    body: RecordBody::Lifecycle(ProcessLifecycle::Detached { pid, tid: pid }),
+                });
+            }
+        }
+        _ => {}
+    }
+    drop(probes);
     consumer.finish(&reason, &drops, start_ts);
     let events = consumer.events;
     let (written, pipe_lost) = consumer.pipe.close(writer_thread);
-    Ok(Ending {
-        reason,
-        events,
-        lost: pipe_lost + drops.total() + consumer.malformed,
-        written,
-        started,
-        command_status,
-    }
-    .into())
+    Ok(Some(
+        Ending {
+            reason,
+            events,
+            lost: pipe_lost + drops.total() + consumer.malformed,
+            written,
+            started,
+            command_status,
+        }
+        .into(),
+    ))
 }
 
-/// The command line to launch, once the options this prototype does not implement yet are
-/// refused (rather than silently ignored).
-fn supported_command(opts: &CaptureOptions) -> Result<&[std::ffi::OsString]> {
-    let unsupported = [
-        (opts.max_events.is_some(), "--max-events"),
-        (opts.max_bytes.is_some(), "--max-size"),
-        (opts.duration.is_some(), "--duration"),
-    ];
-    if let Some((_, option)) = unsupported.iter().find(|(given, _)| *given) {
-        bail!("{option} is not supported by the eBPF backend yet; use --backend ptrace");
-    }
-    match &opts.target {
-        Target::Launch(argv) if !argv.is_empty() => Ok(argv),
-        Target::Launch(_) => bail!("no command to launch after --"),
-        Target::Attach(_) => {
-            bail!("-p (attach) is not supported by the eBPF backend yet; use --backend ptrace")
+/// Refuses what this backend cannot do, rather than silently ignoring it.
+fn check_options(opts: &CaptureOptions) -> Result<()> {
+    if let Target::Launch(argv) = &opts.target {
+        if argv.is_empty() {
+            bail!("no command to launch after --");
         }
     }
+    if !opts.ringbuf_bytes.is_power_of_two() || opts.ringbuf_bytes < 4096 {
+        bail!(
+            "--ringbuf-size must be a power of two of at least 4K (e.g. 16M, 64M), not {}",
+            opts.ringbuf_bytes
+        );
+    }
+    Ok(())
 }
 
-/// Reads the ring buffer every [`TICK`] until the command and every process it started have
-/// exited (or a stop signal came), then reads what is left. Returns why it stopped and the
-/// command's exit status (128+signal when killed), like the ptrace backend.
+/// Reads the ring buffer every [`TICK`] until the capture must stop: every traced process
+/// exited (not under --system), a stop signal came, a limit was reached or the writer failed;
+/// then reads what is left. Returns why it stopped and the launched command's exit status
+/// (128+signal when killed), like the ptrace backend.
 fn follow(
-    root: Pid,
+    watched: &Watched,
     probes: &Probes<'_>,
     ring: &RingBuffer<'_>,
     consumer: &RefCell<Consumer>,
+    limits: &Limits,
 ) -> Result<(StopReason, Option<i32>)> {
     let mut status = None;
     let reason = loop {
@@ -144,27 +251,32 @@ fn follow(
         check_ring(ring.poll_raw(TICK), "polling")?;
         check_ring(ring.consume_raw(), "reading")?;
         consumer.borrow_mut().pipe.tick();
-        if status.is_none() {
-            status = match waitpid(root, Some(WaitPidFlag::WNOHANG)) {
+        if let (Watched::Launched(root), None) = (watched, status) {
+            status = match waitpid(*root, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(_, code)) => Some(code),
                 Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
                 Ok(_) | Err(Errno::EINTR) => None,
                 Err(e) => return Err(e).context("waiting for the command"),
             };
         }
-        if let Some(sig) = signals::requested() {
-            break StopReason::Signal(sig);
-        }
-        if consumer.borrow().pipe.failed() {
-            break StopReason::WriteFailed;
+        {
+            let c = consumer.borrow();
+            if let Some(reason) = limits.check(c.events, &c.pipe) {
+                break reason;
+            }
         }
         // Descendants may outlive the command; the fork and exit programs keep the traced
         // set, so the capture ends when it is empty, as ptrace's ends when all exited.
-        if status.is_some() && !probes.any_traced() {
+        let ended = match watched {
+            Watched::Launched(_) => status.is_some() && !probes.any_traced(),
+            Watched::Attached => !probes.any_traced(),
+            Watched::System => false,
+        };
+        if ended {
             break StopReason::AllExited;
         }
     };
-    // Records submitted before the last exit are all in the ring now.
+    // Records submitted before the stop are all in the ring now.
     check_ring(ring.consume_raw(), "reading")?;
     Ok((reason, status))
 }
@@ -273,7 +385,7 @@ fn capture_options(opts: &CaptureOptions) -> Vec<(String, String)> {
             "time_resolution_ns".to_string(),
             opts.time_resolution_ns.to_string(),
         ),
-        ("ringbuf_bytes".to_string(), RINGBUF_BYTES.to_string()),
+        ("ringbuf_bytes".to_string(), opts.ringbuf_bytes.to_string()),
     ]
     .into_iter()
     .chain(opts.trace.iter().map(|t| ("trace".to_string(), t.clone())))

@@ -43,6 +43,15 @@ pub struct Probes<'obj> {
     skel: SyscallsSkel<'obj>,
 }
 
+/// Which processes the programs record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The thread groups added with [`Probes::trace`] and their descendants.
+    Chosen,
+    /// Every thread group on the host but `recorder` (the recorder's own tgid).
+    AllBut { recorder: u32 },
+}
+
 /// Loads and attaches the programs with a ring buffer of `ringbuf_bytes` (a power of two, a
 /// multiple of the page size). With `wanted`, only those x86-64 syscall numbers are recorded
 /// (`--trace`, filtered in the kernel).
@@ -50,6 +59,7 @@ pub fn load<'obj>(
     storage: &'obj mut MaybeUninit<OpenObject>,
     ringbuf_bytes: u32,
     wanted: Option<&[u32]>,
+    scope: Scope,
 ) -> Result<Probes<'obj>> {
     let mut open = SyscallsSkelBuilder::default()
         .open(storage)
@@ -63,6 +73,10 @@ pub fn load<'obj>(
         // 10 ms timer collects everything slower.
         rodata.wakeup_bytes = u64::from(ringbuf_bytes / 4);
         rodata.filter_syscalls = u8::from(wanted.is_some());
+        if let Scope::AllBut { recorder } = scope {
+            rodata.trace_all = 1;
+            rodata.self_tgid = recorder;
+        }
     }
     let mut skel = open.load().context(
         "loading the BPF programs (this needs root, or CAP_BPF and CAP_PERFMON, and a kernel \
@@ -93,6 +107,16 @@ impl Probes<'_> {
     /// True while some traced process is still alive.
     pub fn any_traced(&self) -> bool {
         self.skel.maps.traced_tgids.keys().next().is_some()
+    }
+
+    /// The thread groups traced now (those alive, under [`Scope::Chosen`]).
+    pub fn traced(&self) -> Vec<u32> {
+        self.skel
+            .maps
+            .traced_tgids
+            .keys()
+            .filter_map(|k| Some(u32::from_ne_bytes(k.as_slice().try_into().ok()?)))
+            .collect()
     }
 
     /// A reader of the event ring buffer that hands each record to `on_record`.

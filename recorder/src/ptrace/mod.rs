@@ -26,8 +26,8 @@ use crate::decode::Decoder;
 use crate::output;
 use crate::sink;
 use crate::snapshot::{self, ExeCache, SnapshotOptions};
-pub use tracer::StopReason;
-use tracer::{Limits, Resume, Tracer};
+pub use tracer::{Limits, StopReason};
+use tracer::{Resume, Tracer};
 use wait::StopWaiter;
 
 /// What to trace.
@@ -37,6 +37,8 @@ pub enum Target {
     Launch(Vec<OsString>),
     /// Attach to these processes.
     Attach(Vec<u32>),
+    /// Every process on the host but the recorder (`--system`, eBPF only).
+    System,
 }
 
 /// A capture as the command line described it.
@@ -59,6 +61,8 @@ pub struct CaptureOptions {
     pub duration: Option<Duration>,
     /// How long the tracer polls for the next stop before sleeping (zero: never).
     pub spin_wait: Duration,
+    /// eBPF: the ring buffer's size in bytes (a power of two).
+    pub ringbuf_bytes: u32,
 }
 
 /// How a capture ended, for the final line and the exit status.
@@ -133,6 +137,10 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     let (mode, attach_mode) = match &opts.target {
         Target::Launch(_) => (CaptureMode::Launch, false),
         Target::Attach(_) => (CaptureMode::Attach, true),
+        Target::System => bail!(
+            "--system needs the eBPF backend (--backend ebpf): ptrace would stop every \
+             process on the host at every syscall"
+        ),
     };
     let header = crate::cli::header(mode, "ptrace", capture_options(opts));
     let (mut writer, name) =
@@ -187,6 +195,7 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
                 traced.extend(tids.into_iter().map(|t| (t, *pid)));
             }
         }
+        Target::System => unreachable!("refused above"),
     }
 
     let mut decoder = Decoder::new(opts.snaplen, opts.no_env);
@@ -224,11 +233,7 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     tracer.progress = progress::Progress::on_terminal();
     tracer.root = root;
     tracer.waiter = StopWaiter::new(opts.spin_wait);
-    tracer.limits = Limits {
-        max_events: opts.max_events,
-        max_bytes: opts.max_bytes,
-        deadline: opts.duration.map(|d| Instant::now() + d),
-    };
+    tracer.limits = Limits::of(opts);
     for (tid, pid) in &traced {
         tracer.adopt(*tid, *pid, root.is_some());
         if attach_mode {

@@ -67,6 +67,42 @@ pub struct Limits {
     pub deadline: Option<Instant>,
 }
 
+impl Limits {
+    /// The limits of a capture's options, the deadline counted from now.
+    pub fn of(opts: &super::CaptureOptions) -> Limits {
+        Limits {
+            max_events: opts.max_events,
+            max_bytes: opts.max_bytes,
+            deadline: opts.duration.map(|d| Instant::now() + d),
+        }
+    }
+
+    /// Why the capture must stop now, if it must: a stop signal, a failed writer, or a limit
+    /// reached after `events` events (both backends ask this between events).
+    pub fn check(&self, events: u64, pipe: &RecordPipe) -> Option<StopReason> {
+        if let Some(sig) = signals::requested() {
+            return Some(StopReason::Signal(sig));
+        }
+        if pipe.failed() {
+            return Some(StopReason::WriteFailed);
+        }
+        if self.max_events.is_some_and(|m| events >= m) {
+            return Some(StopReason::MaxEvents);
+        }
+        let bytes = pipe
+            .progress
+            .bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if self.max_bytes.is_some_and(|m| bytes >= m) {
+            return Some(StopReason::MaxSize);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(StopReason::Duration);
+        }
+        None
+    }
+}
+
 /// How tracees are resumed between syscalls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resume {
@@ -193,27 +229,7 @@ impl Tracer {
     }
 
     fn should_stop(&self) -> Option<StopReason> {
-        if let Some(sig) = signals::requested() {
-            return Some(StopReason::Signal(sig));
-        }
-        if self.pipe.failed() {
-            return Some(StopReason::WriteFailed);
-        }
-        if self.limits.max_events.is_some_and(|m| self.events >= m) {
-            return Some(StopReason::MaxEvents);
-        }
-        let bytes = self
-            .pipe
-            .progress
-            .bytes
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if self.limits.max_bytes.is_some_and(|m| bytes >= m) {
-            return Some(StopReason::MaxSize);
-        }
-        if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Some(StopReason::Duration);
-        }
-        None
+        self.limits.check(self.events, &self.pipe)
     }
 
     fn handle(&mut self, status: WaitStatus) {
