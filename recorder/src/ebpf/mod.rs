@@ -7,6 +7,7 @@
 mod event;
 mod launch;
 mod probes;
+mod wake;
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -245,10 +246,15 @@ fn follow(
     limits: &Limits,
 ) -> Result<(StopReason, Option<i32>)> {
     let mut status = None;
+    let root = match watched {
+        Watched::Launched(root) => Some(root.as_raw() as u32),
+        _ => None,
+    };
+    let wake = wake::Wake::new(ring.epoll_fd(), root)?;
     let reason = loop {
-        // Returns early on a forced wake-up (a busy ring); otherwise after TICK, and the
-        // batched records are collected by the consume below.
-        check_ring(ring.poll_raw(TICK), "polling")?;
+        // Returns early on a forced wake-up (a busy ring) or the command's exit; otherwise
+        // after TICK, and the batched records are collected by the consume below.
+        wake.wait(TICK)?;
         check_ring(ring.consume_raw(), "reading")?;
         consumer.borrow_mut().pipe.tick();
         if let (Watched::Launched(root), None) = (watched, status) {
