@@ -4,7 +4,7 @@
 //! Skipped (loudly; a failure under RHF_STRICT=1) when not root or when rhf-record was built
 //! without the eBPF backend.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use rhf::{fixture, have_tool, is_root, record, require, strace_counts, summary_counts};
@@ -299,4 +299,71 @@ fn max_events_stops_the_capture_and_the_launched_command() {
     assert!(stderr.contains("--max-events reached"), "{stderr}");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     assert!(!events_by_pid(&trace).is_empty());
+}
+
+/// Where the cgroup v2 hierarchy is mounted.
+fn cgroup2_mount() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        let mount_point = before.split_whitespace().nth(4)?;
+        (after.split_whitespace().next()? == "cgroup2").then(|| PathBuf::from(mount_point))
+    })
+}
+
+/// A cgroup made for the test, removed (once empty) when dropped.
+struct TestCgroup(PathBuf);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // Its last processes may take a moment to be reaped.
+        for _ in 0..100 {
+            if std::fs::remove_dir(&self.0).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// --cgroup records the processes of one cgroup (a container, in real use) and nothing else.
+#[test]
+fn cgroup_records_its_members_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    if !ebpf_available(dir.path()) {
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        require(false, "a cgroup v2 hierarchy");
+        return;
+    };
+    let cgroup = TestCgroup(mount.join(format!("rhf-test-{}", std::process::id())));
+    std::fs::create_dir(&cgroup.0).expect("create a test cgroup");
+    let mut inside = busy_loop(20);
+    std::fs::write(cgroup.0.join("cgroup.procs"), inside.id().to_string())
+        .expect("move the loop into the test cgroup");
+    let mut outside = busy_loop(20);
+    let trace = dir.path().join("c.rhf");
+    let out = record()
+        .args(["--backend", "ebpf", "--duration", "1s", "--force", "-o"])
+        .arg(&trace)
+        .arg("--cgroup")
+        .arg(cgroup.0.strip_prefix(&mount).unwrap())
+        .output()
+        .expect("run rhf-record");
+    let by_pid = events_by_pid(&trace);
+    for child in [&mut inside, &mut outside] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        by_pid.get(&inside.id()).is_some_and(|n| *n > 10),
+        "{by_pid:?}"
+    );
+    assert!(!by_pid.contains_key(&outside.id()), "{by_pid:?}");
 }

@@ -76,6 +76,11 @@ struct CaptureArgs {
     /// Ctrl-C, SIGTERM, or --duration. The starting snapshot covers the whole host.
     #[arg(long, conflicts_with = "pid")]
     system: bool,
+    /// Trace the processes of one cgroup (v2) and of the cgroups below it, e.g. a container
+    /// (eBPF only): an absolute path, or one relative to the cgroup2 mount as in the `0::`
+    /// line of /proc/PID/cgroup. Stop with Ctrl-C, SIGTERM, or --duration.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["pid", "system"])]
+    cgroup: Option<PathBuf>,
     /// eBPF: size of the ring buffer between the kernel and the recorder (a power of two,
     /// e.g. 16M, 64M). Larger rings ride out longer bursts; calls that find it full are
     /// counted and recorded as lost.
@@ -185,6 +190,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
     let target = match (args.system, args.pid.is_empty(), args.command.is_empty()) {
+        _ if args.cgroup.is_some() && !args.command.is_empty() => {
+            usage("--cgroup traces the processes of a cgroup: give no command")?
+        }
+        _ if args.cgroup.is_some() => Target::Cgroup(args.cgroup.unwrap_or_default()),
         (true, _, true) => Target::System,
         (true, _, false) => usage("--system traces every process: give no command")?,
         (false, true, false) => Target::Launch(args.command),
@@ -299,8 +308,10 @@ fn auto_backend(opts: &CaptureOptions) -> Result<(), String> {
     } else {
         return Ok(());
     };
-    if matches!(opts.target, Target::System) {
-        return Err(format!("--system needs the eBPF backend, and {why}"));
+    if matches!(opts.target, Target::System | Target::Cgroup(_)) {
+        return Err(format!(
+            "--system and --cgroup need the eBPF backend, and {why}"
+        ));
     }
     Err(why.to_string())
 }

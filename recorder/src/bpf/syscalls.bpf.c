@@ -22,6 +22,18 @@ const volatile __u64 wakeup_bytes = 1 << 20;
 const volatile __u8 trace_all = 0;
 const volatile __u32 self_tgid = 0;
 
+/* --cgroup: the threads in the cgroup (v2) in slot 0 of `scope_cgroup`, or below it, are
+ * traced (the recorder never). Set by the loader before the program is loaded; the loader
+ * fills the slot before attaching. */
+const volatile __u8 trace_cgroup = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} scope_cgroup SEC(".maps");
+
 /* --trace: when set, only syscall numbers marked in `wanted_syscalls` are recorded, and the
  * others cost one array lookup. Set by the loader before the program is loaded. */
 const volatile __u8 filter_syscalls = 0;
@@ -86,10 +98,13 @@ static __always_inline void count_drop(__u32 which)
 		*n += 1;
 }
 
+/* Whether thread group `tgid`, the current task's, is traced. */
 static __always_inline int is_traced(__u32 tgid)
 {
 	if (trace_all)
 		return tgid != self_tgid;
+	if (trace_cgroup)
+		return tgid != self_tgid && bpf_current_task_under_cgroup(&scope_cgroup, 0) == 1;
 	return bpf_map_lookup_elem(&traced_tgids, &tgid) != NULL;
 }
 
@@ -178,8 +193,9 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 child_tgid = child->tgid;
 	__u8 one = 1;
 
-	/* Under --system everything is traced already: the map is not used. */
-	if (trace_all || child_tgid == parent_tgid || !is_traced(parent_tgid))
+	/* Under --system and --cgroup the map is not used: children are in scope by what they
+	 * are (another process, a member of the cgroup), not by descent. */
+	if (trace_all || trace_cgroup || child_tgid == parent_tgid || !is_traced(parent_tgid))
 		return 0;
 	if (bpf_map_update_elem(&traced_tgids, &child_tgid, &one, BPF_ANY))
 		count_drop(DROP_CHILD);

@@ -4,6 +4,7 @@
 //! descendants), running processes (-p), or the whole host but the recorder (--system).
 //! docs/BACKENDS.md says what it records and what it does not yet.
 
+mod cgroup;
 mod event;
 mod launch;
 mod probes;
@@ -11,6 +12,7 @@ mod wake;
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -41,8 +43,8 @@ enum Watched {
     Launched(Pid),
     /// Running processes: they are left running.
     Attached,
-    /// The whole host.
-    System,
+    /// The whole host, or a cgroup: no natural end.
+    Open,
 }
 
 /// Runs a capture to its end; `None` when `fall_back` is set and the programs could not be
@@ -54,7 +56,8 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
     let mode = match &opts.target {
         Target::Launch(_) => CaptureMode::Launch,
         Target::Attach(_) => CaptureMode::Attach,
-        Target::System => CaptureMode::System,
+        // A cgroup is a part of the host chosen by where processes are, not by pid.
+        Target::System | Target::Cgroup(_) => CaptureMode::System,
     };
     let program = match &opts.target {
         Target::Launch(argv) => {
@@ -74,7 +77,11 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
             }
             None
         }
-        Target::System => None,
+        Target::System | Target::Cgroup(_) => None,
+    };
+    let cgroup = match &opts.target {
+        Target::Cgroup(path) => Some(cgroup::open(path)?),
+        _ => None,
     };
 
     // Loaded before anything is created or started: it is what fails when privileges or the
@@ -84,9 +91,12 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
         .as_deref()
         .map(|expr| crate::ptrace::check_trace(expr).map(|s| s.x86_64_numbers().collect()))
         .transpose()?;
-    let scope = match opts.target {
-        Target::System => Scope::AllBut {
-            recorder: std::process::id(),
+    let recorder = std::process::id();
+    let scope = match (&opts.target, &cgroup) {
+        (Target::System, _) => Scope::AllBut { recorder },
+        (_, Some(c)) => Scope::Cgroup {
+            dir: c.dir.as_raw_fd(),
+            recorder,
         },
         _ => Scope::Chosen,
     };
@@ -122,7 +132,10 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
             }
             pids.clone()
         }
-        _ => Vec::new(),
+        _ => cgroup
+            .as_ref()
+            .map(|c| cgroup::pids(&c.path))
+            .unwrap_or_default(),
     };
     // A launched command is snapshotted before its exec (its exec snapshot comes later); running
     // processes and the host are snapshotted whole, as the ptrace backend does.
@@ -169,7 +182,7 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
     })?;
     let watched = match launched {
         Some(child) => Watched::Launched(child.resume()?),
-        None if matches!(opts.target, Target::System) => Watched::System,
+        None if matches!(opts.target, Target::System | Target::Cgroup(_)) => Watched::Open,
         None => Watched::Attached,
     };
     let limits = Limits::of(opts);
@@ -179,7 +192,7 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
     let drops = probes.drops()?;
     let mut consumer = consumer.into_inner();
     let still_traced = match watched {
-        Watched::System => Vec::new(),
+        Watched::Open => Vec::new(),
         _ => probes.traced(),
     };
     match watched {
@@ -276,7 +289,7 @@ fn follow(
         let ended = match watched {
             Watched::Launched(_) => status.is_some() && !probes.any_traced(),
             Watched::Attached => !probes.any_traced(),
-            Watched::System => false,
+            Watched::Open => false,
         };
         if ended {
             break StopReason::AllExited;

@@ -2,6 +2,7 @@
 //! and the few operations the capture needs on their maps.
 
 use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
 
 use anyhow::{Context, Result};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
@@ -50,6 +51,8 @@ pub enum Scope {
     Chosen,
     /// Every thread group on the host but `recorder` (the recorder's own tgid).
     AllBut { recorder: u32 },
+    /// The threads in the cgroup (v2) open as `dir` or below it, but the recorder's.
+    Cgroup { dir: RawFd, recorder: u32 },
 }
 
 /// Loads and attaches the programs with a ring buffer of `ringbuf_bytes` (a power of two, a
@@ -73,9 +76,16 @@ pub fn load<'obj>(
         // 10 ms timer collects everything slower.
         rodata.wakeup_bytes = u64::from(ringbuf_bytes / 4);
         rodata.filter_syscalls = u8::from(wanted.is_some());
-        if let Scope::AllBut { recorder } = scope {
-            rodata.trace_all = 1;
-            rodata.self_tgid = recorder;
+        match scope {
+            Scope::Chosen => {}
+            Scope::AllBut { recorder } => {
+                rodata.trace_all = 1;
+                rodata.self_tgid = recorder;
+            }
+            Scope::Cgroup { recorder, .. } => {
+                rodata.trace_cgroup = 1;
+                rodata.self_tgid = recorder;
+            }
         }
     }
     let mut skel = open.load().context(
@@ -88,6 +98,18 @@ pub fn load<'obj>(
             .wanted_syscalls
             .update(&nr.to_ne_bytes(), &[1], MapFlags::ANY)
             .with_context(|| format!("selecting syscall {nr} for --trace in the BPF filter"))?;
+    }
+    if let Scope::Cgroup { dir, .. } = scope {
+        skel.maps
+            .scope_cgroup
+            .update(
+                &0u32.to_ne_bytes(),
+                &(dir as u32).to_ne_bytes(),
+                MapFlags::ANY,
+            )
+            .context(
+                "setting the cgroup to trace in the BPF filter (is it a cgroup v2 directory?)",
+            )?;
     }
     skel.attach()
         .context("attaching the BPF programs to the syscall and scheduler tracepoints")?;

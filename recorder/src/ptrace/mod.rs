@@ -39,6 +39,8 @@ pub enum Target {
     Attach(Vec<u32>),
     /// Every process on the host but the recorder (`--system`, eBPF only).
     System,
+    /// The processes in this cgroup v2 and below it (`--cgroup`, eBPF only).
+    Cgroup(std::path::PathBuf),
 }
 
 /// A capture as the command line described it.
@@ -137,9 +139,9 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     let (mode, attach_mode) = match &opts.target {
         Target::Launch(_) => (CaptureMode::Launch, false),
         Target::Attach(_) => (CaptureMode::Attach, true),
-        Target::System => bail!(
-            "--system needs the eBPF backend (--backend ebpf): ptrace would stop every \
-             process on the host at every syscall"
+        Target::System | Target::Cgroup(_) => bail!(
+            "--system and --cgroup need the eBPF backend (--backend ebpf): ptrace cannot \
+             follow processes it did not start or attach to"
         ),
     };
     let header = crate::cli::header(mode, "ptrace", capture_options(opts));
@@ -195,7 +197,7 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
                 traced.extend(tids.into_iter().map(|t| (t, *pid)));
             }
         }
-        Target::System => unreachable!("refused above"),
+        Target::System | Target::Cgroup(_) => unreachable!("refused above"),
     }
 
     let mut decoder = Decoder::new(opts.snaplen, opts.no_env);
