@@ -21,13 +21,16 @@ Exit codes:
   3  snapshot: some requested --pid did not exist (everything else was written)";
 
 const ABOUT: &str = "Capture evidence on a Linux node into an rhf trace: syscalls of a launched \
-command or of running processes (ptrace), or a /proc snapshot.";
+command, of running processes, of a cgroup or of the whole host (ptrace or eBPF), or a /proc \
+snapshot.";
 
 const CAPTURE_HELP: &str = "\
 Examples:
   rhf-record -o case.rhf -- ./suspicious --flag     launch and trace a command and its children
   rhf-record -o case.rhf -p 812,900                 attach; Ctrl-C, SIGTERM or SIGHUP detach cleanly
   rhf-record -o case.rhf --trace=%file,%network -- make
+  rhf-record --backend ebpf --system --duration 60s -o host.rhf     every process on the host
+  rhf-record --backend ebpf --cgroup system.slice/docker-ID.scope -o c.rhf   one container
 
 Filtering: --trace takes strace's syntax (names, %file %process %network %signal %ipc %desc
 %memory %creds, !negation). Launch mode installs a seccomp-bpf filter in the command so
