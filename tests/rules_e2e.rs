@@ -38,12 +38,20 @@ fn scenario_dir(tools: &[&str]) -> Option<TempDir> {
     scenario_ready(tools).then(|| tempfile::tempdir().expect("temporary directory"))
 }
 
+/// The capture backend the scenarios are recorded with: `RHF_TEST_BACKEND` (ptrace, the
+/// default, or ebpf). `.ci/run` runs this file once more with `ebpf`, so every scenario must
+/// raise the same rules from an eBPF trace as from a ptrace one.
+fn backend() -> String {
+    std::env::var("RHF_TEST_BACKEND").unwrap_or_else(|_| "ptrace".into())
+}
+
 /// Records `argv` in launch mode into `dir/trace.rhf` (stdin on /dev/null, output captured for
 /// the failure message, a clean environment with [`SYSTEM_PATH`], `dir` as the working
-/// directory) and returns the trace; the scenario must succeed.
+/// directory) with [`backend`], and returns the trace; the scenario must succeed.
 fn record_command(dir: &Path, argv: &[&str]) -> PathBuf {
     let (mut cmd, trace) = record_clean(dir);
     let out = cmd
+        .args(["--backend", &backend()])
         .args(["--duration", MAX_RECORDING, "--"])
         .args(argv)
         .output()
