@@ -367,3 +367,171 @@ fn cgroup_records_its_members_and_nothing_else() {
     );
     assert!(!by_pid.contains_key(&outside.id()), "{by_pid:?}");
 }
+
+/// What a `--system` trace says about one process tree: spawns (child -> parent), execs
+/// (pid -> filenames), paths opened and addresses connected to, per pid.
+#[derive(Default)]
+struct Lineage {
+    parent: std::collections::BTreeMap<u32, u32>,
+    execs: std::collections::BTreeMap<u32, Vec<String>>,
+    opened: std::collections::BTreeMap<u32, Vec<String>>,
+    connected: std::collections::BTreeMap<u32, Vec<rhf_format::SockAddr>>,
+}
+
+fn lineage(trace: &Path) -> Lineage {
+    use rhf_format::{Arg, ProcessLifecycle};
+    let reader = TraceReader::open(trace).expect("open trace");
+    rhf_format::verify(&reader).expect("the trace verifies");
+    let mut l = Lineage::default();
+    for r in reader.records() {
+        match r.expect("record").body {
+            RecordBody::Lifecycle(ProcessLifecycle::Spawn {
+                parent_pid,
+                child_pid,
+                ..
+            }) if parent_pid != child_pid => {
+                l.parent.insert(child_pid, parent_pid);
+            }
+            RecordBody::Lifecycle(ProcessLifecycle::Exec { pid, filename, .. }) => {
+                let name = String::from_utf8_lossy(&filename).into_owned();
+                l.execs.entry(pid).or_default().push(name);
+            }
+            RecordBody::Syscall(ev) => {
+                let name = rhf_format::sysent::name(ev.abi, ev.nr).unwrap_or("?");
+                for arg in &ev.args {
+                    match (name, arg) {
+                        ("openat" | "open", Arg::Path(p)) => l
+                            .opened
+                            .entry(ev.pid)
+                            .or_default()
+                            .push(String::from_utf8_lossy(&p.raw).into_owned()),
+                        ("connect", Arg::Sockaddr(a)) => {
+                            l.connected.entry(ev.pid).or_default().push(a.clone())
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    l
+}
+
+/// `--system` while the test runs known commands: a shell that runs `cat` on a file and a
+/// python that connects to a listener of the test on 127.0.0.1. Their execs, the open and
+/// the connect appear under the right pids, with the right parents, and nothing of the
+/// recorder's own does.
+#[test]
+fn system_capture_shows_execs_opens_and_connects_with_their_lineage() {
+    let dir = tempfile::tempdir().unwrap();
+    if !ebpf_available(dir.path()) || !require(have_tool("python3"), "python3") {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on 127.0.0.1");
+    let port = listener.local_addr().unwrap().port();
+    let trace = dir.path().join("lineage.rhf");
+    let recorder = record()
+        .args([
+            "--backend",
+            "ebpf",
+            "--system",
+            "--duration",
+            "5s",
+            "--force",
+            "-o",
+        ])
+        .arg(&trace)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rhf-record");
+    let recorder_pid = recorder.id();
+    // The programs are attached before the trace file is created.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !trace.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let script = format!(
+        "/bin/cat /etc/hostname >/dev/null; /usr/bin/env python3 -c \
+         'import socket; socket.create_connection((\"127.0.0.1\", {port}), 5).close()'"
+    );
+    let shell = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the shell");
+    let shell_pid = shell.id();
+    let out = shell.wait_with_output().expect("wait for the shell");
+    assert!(out.status.success(), "the shell failed");
+    drop(listener);
+    let rec = recorder.wait_with_output().expect("wait for rhf-record");
+    assert!(
+        rec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rec.stderr)
+    );
+
+    let l = lineage(&trace);
+    let children_of_shell: Vec<u32> = l
+        .parent
+        .iter()
+        .filter(|(_, parent)| **parent == shell_pid)
+        .map(|(child, _)| *child)
+        .collect();
+    assert_eq!(
+        l.parent.get(&shell_pid),
+        Some(&std::process::id()),
+        "the shell's parent is the test"
+    );
+    assert!(
+        l.execs
+            .get(&shell_pid)
+            .is_some_and(|e| e.iter().any(|f| f == "/bin/sh")),
+        "{:?}",
+        l.execs.get(&shell_pid)
+    );
+    let cat =
+        children_of_shell
+            .iter()
+            .find(|pid| {
+                l.execs
+                    .get(pid)
+                    .is_some_and(|e| e.iter().any(|f| f == "/bin/cat"))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                "no child of the shell exec'd /bin/cat: children {children_of_shell:?}, execs {:?}",
+                children_of_shell.iter().map(|p| l.execs.get(p)).collect::<Vec<_>>()
+            )
+            });
+    assert!(
+        l.opened
+            .get(cat)
+            .is_some_and(|p| p.iter().any(|p| p == "/etc/hostname")),
+        "cat's opens: {:?}",
+        l.opened.get(cat)
+    );
+    let loopback = rhf_format::SockAddr::Inet([127, 0, 0, 1], port);
+    let connector = children_of_shell
+        .iter()
+        .find(|pid| l.connected.get(pid).is_some_and(|a| a.contains(&loopback)))
+        .unwrap_or_else(|| {
+            panic!(
+                "no child of the shell connected to {loopback:?}: {:?}",
+                children_of_shell
+                    .iter()
+                    .map(|p| l.connected.get(p))
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert!(
+        l.execs.get(connector).is_some_and(|e| !e.is_empty()),
+        "the connecting process's exec is recorded"
+    );
+    assert!(
+        !l.opened.contains_key(&recorder_pid)
+            && !l.execs.contains_key(&recorder_pid)
+            && !events_by_pid(&trace).contains_key(&recorder_pid),
+        "the recorder's own activity was recorded"
+    );
+}
