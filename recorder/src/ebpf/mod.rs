@@ -1,8 +1,13 @@
 //! Syscall capture with eBPF (prototype): BPF programs on the syscall and scheduler
 //! tracepoints join each call's entry and exit in the kernel and hand one record per call to a
-//! ring buffer, which this module reads on a timer and turns into trace records. Only launch
-//! mode and raw arguments so far; docs/BACKENDS.md lists what is missing.
+//! ring buffer, with the strings, paths and socket addresses its arguments point to copied at
+//! entry, plus a record per fork, exec and exit of a traced thread. This module reads the ring
+//! on a timer, decodes the calls with the ptrace backend's decoder and writes the trace. Only
+//! launch mode so far; docs/BACKENDS.md lists what is missing.
 
+mod capture_table;
+mod captured;
+mod consumer;
 mod event;
 mod launch;
 mod probes;
@@ -16,14 +21,18 @@ use libbpf_rs::RingBuffer;
 use nix::errno::Errno;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use rhf_format::{CaptureMode, CaptureStats, LossNotice, Record, RecordBody};
+use rhf_format::CaptureMode;
 
 use crate::clock::monotonic_ns;
+use crate::decode::{Decoder, DecoderOptions};
 use crate::output;
-use crate::ptrace::{signals, CaptureOptions, CaptureOutcome, Ending, StopReason, Target};
-use crate::sink::{self, RecordPipe};
+use crate::ptrace::{
+    signals, CaptureOptions, CaptureOutcome, Ending, SeedingSink, StopReason, Target,
+};
+use crate::sink;
 use crate::snapshot::{self, SnapshotOptions};
-use probes::{Drops, Probes};
+use consumer::Consumer;
+use probes::Probes;
 
 /// Ring-buffer size: at ~100 bytes a record, room for ~170,000 calls between two reads.
 const RINGBUF_BYTES: u32 = 16 << 20;
@@ -66,6 +75,13 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     } else {
         vec![child.pid().as_raw() as u32]
     };
+    let mut decoder = Decoder::with_options(DecoderOptions {
+        // Buffers are not copied by the BPF program: their lengths are recorded, not their
+        // content. Environments come with the exec snapshot.
+        snaplen: 0,
+        no_env: true,
+        ..DecoderOptions::default()
+    });
     let snapshot_result = snapshot::take_snapshot(
         &SnapshotOptions {
             pids: snapshot_pids,
@@ -73,7 +89,10 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
             network_tables: opts.host_snapshot,
             ..SnapshotOptions::default()
         },
-        &mut writer,
+        &mut SeedingSink {
+            writer: &mut writer,
+            decoder: &mut decoder,
+        },
         false,
     );
     if let Err(e) = snapshot_result {
@@ -83,7 +102,7 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     let (pipe, writer_thread) =
         sink::start(writer, opts.time_resolution_ns).context("starting the writer thread")?;
 
-    let consumer = RefCell::new(Consumer::new(pipe));
+    let consumer = RefCell::new(Consumer::new(pipe, decoder));
     let ring = probes.ring_buffer(|bytes| {
         consumer.borrow_mut().take(bytes);
         0
@@ -179,93 +198,6 @@ fn check_ring(ret: i32, what: &str) -> Result<()> {
         .with_context(|| format!("{what} the BPF ring buffer"))
 }
 
-/// Turns ring-buffer records into trace records on their way to the writer thread.
-struct Consumer {
-    pipe: RecordPipe,
-    events: u64,
-    /// Records that could not be parsed (a mismatch between the BPF program and this
-    /// parser): counted as lost.
-    malformed: u64,
-    first_error: Option<event::EventError>,
-}
-
-impl Consumer {
-    fn new(pipe: RecordPipe) -> Consumer {
-        Consumer {
-            pipe,
-            events: 0,
-            malformed: 0,
-            first_error: None,
-        }
-    }
-
-    fn take(&mut self, bytes: &[u8]) {
-        match event::parse(bytes) {
-            Ok(record) => {
-                self.events += 1;
-                self.pipe.push(record);
-            }
-            Err(e) => {
-                self.malformed += 1;
-                self.first_error.get_or_insert(e);
-            }
-        }
-    }
-
-    /// Writes what was lost and the capture's statistics at the end of the trace.
-    fn finish(&mut self, reason: &StopReason, drops: &Drops, started: u64) {
-        let mut notices = Vec::new();
-        if drops.total() > 0 {
-            notices.push(LossNotice {
-                events_lost: drops.total(),
-                reason: format!(
-                    "the BPF ring buffer was full ({} calls) or the map of calls in progress \
-                     was full ({} calls)",
-                    drops.ringbuf_per_cpu.iter().sum::<u64>(),
-                    drops.pending
-                ),
-                ..LossNotice::default()
-            });
-        }
-        if drops.untraced_children > 0 {
-            notices.push(LossNotice {
-                events_lost: 0,
-                reason: format!(
-                    "{} child processes could not be traced (the BPF map of traced processes \
-                     was full): their calls are missing, in unknown number",
-                    drops.untraced_children
-                ),
-                ..LossNotice::default()
-            });
-        }
-        if let Some(e) = &self.first_error {
-            notices.push(LossNotice {
-                events_lost: self.malformed,
-                reason: format!("ring-buffer records could not be read, the first as {e}"),
-                ..LossNotice::default()
-            });
-        }
-        for notice in notices {
-            self.pipe.push(Record {
-                ts: monotonic_ns(),
-                body: RecordBody::Loss(notice),
-            });
-        }
-        let stats = CaptureStats {
-            events: self.events,
-            events_lost: drops.total() + self.malformed + self.pipe.lost,
-            lost_per_cpu: drops.ringbuf_per_cpu.clone(),
-            duration_ns: monotonic_ns().saturating_sub(started),
-            stop_reason: reason.describe(),
-            ..CaptureStats::default()
-        };
-        self.pipe.push(Record {
-            ts: monotonic_ns(),
-            body: RecordBody::Stats(Box::new(stats)),
-        });
-    }
-}
-
 /// The options recorded in the header.
 fn capture_options(opts: &CaptureOptions) -> Vec<(String, String)> {
     vec![
@@ -274,6 +206,9 @@ fn capture_options(opts: &CaptureOptions) -> Vec<(String, String)> {
             opts.time_resolution_ns.to_string(),
         ),
         ("ringbuf_bytes".to_string(), RINGBUF_BYTES.to_string()),
+        // What the decoder was given: no buffer contents, no environment arrays.
+        ("snaplen".to_string(), "0".to_string()),
+        ("no_env".to_string(), "true".to_string()),
     ]
     .into_iter()
     .chain(opts.trace.iter().map(|t| ("trace".to_string(), t.clone())))
