@@ -184,9 +184,22 @@ fn ebpf_decodes_paths_fd_targets_and_execve() {
         }
     }
 
-    // The same command under ptrace opens the same paths.
+    // The same command under ptrace opens the same paths, and its standard output (seeded
+    // from the command while it was stopped before its exec) is the same file.
     let (ptrace_trace, _) = record_with(dir.path(), "ptrace", "cat", &cmd);
-    let (ebpf_paths, ptrace_paths) = (opened_paths(&recs), opened_paths(&records(&ptrace_trace)));
+    let ptrace_recs = records(&ptrace_trace);
+    let stdout_at_close = |recs: &[Record]| {
+        syscalls(recs)
+            .find_map(|(name, ev)| match ev.args.first() {
+                Some(Arg::Fd(1, target)) if name == "close" => Some(target.clone()),
+                _ => None,
+            })
+            .expect("cat closes its standard output")
+    };
+    let stdout = stdout_at_close(&recs);
+    assert!(stdout.is_some(), "fd 1 has no target");
+    assert_eq!(stdout, stdout_at_close(&ptrace_recs));
+    let (ebpf_paths, ptrace_paths) = (opened_paths(&recs), opened_paths(&ptrace_recs));
     assert!(ebpf_paths.contains("/etc/hostname"));
     assert_eq!(
         ebpf_paths
@@ -194,6 +207,34 @@ fn ebpf_decodes_paths_fd_targets_and_execve() {
             .collect::<Vec<_>>(),
         Vec::<&String>::new(),
         "paths only one of the eBPF and ptrace backends saw opened"
+    );
+}
+
+#[test]
+fn ebpf_resolves_relative_paths_after_chdir() {
+    let dir = tempfile::tempdir().unwrap();
+    if !ebpf_available(dir.path()) {
+        return;
+    }
+    // The shell changes directory and changes it again at once: the relative open in between
+    // resolves against the first (the decoder follows chdir; /proc, read later, could show
+    // the second).
+    let cmd = ["/bin/sh", "-c", "cd /etc && /bin/cat hostname && cd /"];
+    let (trace, status) = record_with(dir.path(), "ebpf", "chdir", &cmd);
+    assert_eq!(status, Some(0));
+    let recs = records(&trace);
+    let resolved = syscalls(&recs)
+        .filter(|(name, _)| *name == "openat")
+        .find_map(|(_, ev)| {
+            ev.args.iter().find_map(|a| match a {
+                Arg::Path(p) if &p.raw[..] == b"hostname" => Some(p.resolved.clone()),
+                _ => None,
+            })
+        })
+        .expect("the relative openat of hostname");
+    assert_eq!(
+        resolved.as_deref().map(|p| &p[..]),
+        Some(&b"/etc/hostname"[..])
     );
 }
 

@@ -67,8 +67,8 @@ struct CaptureArgs {
     #[arg(short, long = "pid", value_delimiter = ',')]
     pid: Vec<u32>,
     /// How syscalls are captured: ptrace (every feature), or ebpf (a prototype: launch mode
-    /// only, raw arguments, --trace filtered in the kernel, no limits; needs root and a build
-    /// with clang).
+    /// only, paths, strings and socket addresses but no buffer contents, --trace filtered in
+    /// the kernel, no limits; needs root and a build with clang).
     #[arg(long, value_enum, default_value_t = Backend::Ptrace)]
     backend: Backend,
     /// Syscalls to record, in strace's --trace syntax (default: all).

@@ -3,6 +3,7 @@
 //! then exit with the return value), so both backends decode arguments and follow
 //! descriptors with one piece of code; lifecycle records keep the decoder's process state in
 //! step and are written as `Lifecycle` records, an exec followed by a `Process` snapshot.
+//! The decoder asks `/proc` through [`RunningLookup`], which knows the process ran on.
 //!
 //! Records are written in ring-buffer order, which is the order the BPF programs reserved
 //! them in (docs/BACKENDS.md says what that guarantees).
@@ -14,9 +15,10 @@ use rhf_format::{Abi, Arg, Bytes, CaptureStats, LossNotice, ProcessLifecycle, Re
 
 use super::captured::CapturedMemory;
 use super::event::{self, Capture, EventError, RawCall, RingRecord};
+use super::lookup::RunningLookup;
 use super::probes::Drops;
 use crate::clock::monotonic_ns;
-use crate::decode::{Decoder, ProcfsLookup};
+use crate::decode::Decoder;
 use crate::ptrace::StopReason;
 use crate::sink::RecordPipe;
 use crate::snapshot::{self, ExeCache};
@@ -30,7 +32,7 @@ pub struct Consumer {
     pub malformed: u64,
     first_error: Option<EventError>,
     decoder: Decoder,
-    lookup: ProcfsLookup,
+    lookup: RunningLookup,
     exes: ExeCache,
     /// The arguments of the program each thread just exec'd, from the exec record, for the
     /// execve record that follows it (the BPF program does not chase argv's pointers).
@@ -46,7 +48,7 @@ impl Consumer {
             malformed: 0,
             first_error: None,
             decoder,
-            lookup: ProcfsLookup::default(),
+            lookup: RunningLookup::default(),
             exes: ExeCache::new(None),
             exec_argv: HashMap::new(),
         }

@@ -10,6 +10,7 @@ mod captured;
 mod consumer;
 mod event;
 mod launch;
+mod lookup;
 mod probes;
 
 use std::cell::RefCell;
@@ -98,6 +99,13 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
     if let Err(e) = snapshot_result {
         child.abort();
         return Err(e).with_context(|| format!("writing the starting snapshot to {name}"));
+    }
+    // The command is stopped before its exec, so its descriptors and cwd are known exactly
+    // now; later /proc lookups would race with a process that runs on, or is already gone.
+    // Seeded after the starting snapshot (a --host one seeds it as incomplete). The
+    // recorder's own close-on-exec descriptors go at the exec, as the decoder knows.
+    if let Some(state) = snapshot::read_fd_state(child.pid().as_raw() as u32) {
+        decoder.seed(&state);
     }
     let (pipe, writer_thread) =
         sink::start(writer, opts.time_resolution_ns).context("starting the writer thread")?;
