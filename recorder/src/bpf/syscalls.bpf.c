@@ -52,11 +52,13 @@ struct {
  * update on entry plus a delete on exit. `ev`, `tail` and `data` are laid out as the ring
  * record itself, so the exit hands them over with one copy. `active` is 0 between calls. */
 struct pending {
+	/* First, next to the header: every call touches these, and on the far side of `data`
+	 * they cost an extra cache line at each entry and exit (measured). */
+	__u32 active;
+	__u32 data_len;
 	struct rhf_event ev;
 	struct rhf_tail tail;
 	__u8 data[RHF_DATA_MAX];
-	__u32 data_len;
-	__u32 active;
 };
 
 struct {
@@ -133,16 +135,40 @@ static __always_inline void submit(struct pending *r, int urgent)
 		count_drop(DROP_RINGBUF);
 }
 
-/* Emits the record for a call that began with `p`; `flags` says whether it returned. */
+/* Emits the record for a call that began with `p`; `flags` says whether it returned. A call
+ * with captured memory goes out from its storage, tail and all; the common call without is
+ * written straight into a reserved record, which measured about 10 ns cheaper per call
+ * than finishing the header in storage and copying it out (docs/BACKENDS.md). */
 static __always_inline void emit(struct pending *p, __u64 pid_tgid, __s64 ret, __u16 flags)
 {
-	p->ev.duration_ns = bpf_ktime_get_ns() - p->ev.entry_ns;
-	p->ev.pid = pid_tgid >> 32;
-	p->ev.tid = (__u32)pid_tgid;
-	p->ev.kind = RHF_KIND_SYSCALL;
-	p->ev.flags = flags;
-	p->ev.ret = ret;
-	submit(p, 0);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (p->tail.count) {
+		p->ev.duration_ns = now - p->ev.entry_ns;
+		p->ev.pid = pid_tgid >> 32;
+		p->ev.tid = (__u32)pid_tgid;
+		p->ev.kind = RHF_KIND_SYSCALL;
+		p->ev.flags = flags;
+		p->ev.ret = ret;
+		submit(p, 0);
+		return;
+	}
+	struct rhf_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_drop(DROP_RINGBUF);
+		return;
+	}
+	e->entry_ns = p->ev.entry_ns;
+	e->duration_ns = now - p->ev.entry_ns;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->nr = p->ev.nr;
+	e->kind = RHF_KIND_SYSCALL;
+	e->flags = flags;
+	e->ret = ret;
+	__builtin_memcpy(e->args, p->ev.args, sizeof(e->args));
+	bpf_ringbuf_submit(e, wakeup_flag(0));
 }
 
 /* Records one captured entry of `len` bytes at data offset `off`; returns the next offset. */
