@@ -70,9 +70,10 @@ struct CaptureArgs {
     #[arg(short, long = "pid", value_delimiter = ',')]
     pid: Vec<u32>,
     /// How syscalls are captured: ptrace (every feature, any user allowed to trace), ebpf
-    /// (far cheaper per syscall, --system; needs root or CAP_BPF+CAP_PERFMON, kernel BTF and
-    /// a build with clang; records raw arguments so far, docs/BACKENDS.md), or auto (ebpf
-    /// when this build, the kernel and the privileges allow it, else ptrace; says which).
+    /// (far cheaper per syscall, --system, --cgroup; paths, strings and socket addresses but
+    /// no buffer contents; needs root or CAP_BPF+CAP_PERFMON, kernel BTF and a build with
+    /// clang; docs/BACKENDS.md), or auto (ebpf when this build, the kernel and the privileges
+    /// allow it, else ptrace; says which).
     #[arg(long, value_enum, default_value_t = Backend::Ptrace)]
     backend: Backend,
     /// Trace every process on the host but the recorder itself (eBPF only); stop with

@@ -1,9 +1,11 @@
 //! Syscall argument decoding and fd tracking, independent of ptrace.
 //!
-//! The ptrace loop hands the decoder raw syscall numbers and arguments at entry and the return
-//! value at exit; the decoder reads what the arguments point to through [`TraceeMemory`],
-//! asks `/proc` what it cannot know through [`ProcLookup`], and returns a [`SyscallEvent`]
-//! whose arguments follow `rhf_format::sysent`'s table. Both traits are small so tests drive
+//! Both capture backends hand the decoder raw syscall numbers and arguments at entry and the
+//! return value at exit; the decoder reads what the arguments point to through [`TraceeMemory`]
+//! (the ptrace backend reads the stopped tracee's memory; the eBPF backend offers the bytes
+//! its BPF program copied at the call's entry), asks `/proc` what it cannot know through
+//! [`ProcLookup`], and returns a [`SyscallEvent`] whose arguments follow
+//! `rhf_format::sysent`'s table. Both traits are small so tests drive
 //! the decoder with fakes; [`ProcfsLookup`] is the real `/proc` side.
 //!
 //! The decoder also keeps, per thread group, what every descriptor refers to and the cwd, so
@@ -35,7 +37,8 @@ use fdtable::{FdTable, FdTables, Slot};
 
 pub use procfs::ProcfsLookup;
 
-/// Reads a tracee's memory (the ptrace side implements it with `process_vm_readv`).
+/// Reads a tracee's memory (the ptrace side implements it with `process_vm_readv`; the eBPF
+/// side with the bytes captured in the kernel, where every other address faults).
 pub trait TraceeMemory {
     /// Reads up to `buf.len()` bytes at `addr` of `pid`'s address space into `buf` and returns
     /// how many were read; 0 on a fault. A short count means the read hit unreadable memory.

@@ -1,35 +1,119 @@
-//! The ring buffer's records (`struct rhf_event` in `src/bpf/syscalls.h`) turned into trace
-//! records. The bytes are parsed field by field rather than cast, so a short or foreign record
-//! is rejected instead of read past its end.
-
-use rhf_format::sysent::{self, ArgKind};
-use rhf_format::{Abi, Arg, Record, RecordBody, SyscallEvent};
+//! The ring buffer's records (`struct rhf_event`, optionally followed by a `struct rhf_tail`
+//! and captured bytes, in `src/bpf/syscalls.h`) parsed into borrowed, typed records. The bytes
+//! are parsed field by field rather than cast, and every length is checked against the
+//! record's size, so a short, long or foreign record is rejected instead of read past its end.
 
 /// `sizeof(struct rhf_event)`.
 pub const EVENT_SIZE: usize = 88;
-/// `RHF_KIND_SYSCALL`.
+/// `sizeof(struct rhf_tail)`.
+pub const TAIL_SIZE: usize = 16;
+/// `RHF_MAX_CAPTURES`.
+pub const MAX_CAPTURES: usize = 3;
+/// `RHF_DATA_MAX`: no record carries more captured bytes.
+pub const DATA_MAX: usize = 768;
+
 const KIND_SYSCALL: u16 = 1;
+const KIND_SPAWN: u16 = 2;
+const KIND_EXEC: u16 = 3;
+const KIND_EXIT: u16 = 4;
 /// `RHF_FLAG_UNFINISHED`: the thread exited inside the call.
 const FLAG_UNFINISHED: u16 = 1;
+/// `RHF_FLAG_GROUP_DEAD`: the exiting thread was the last of its group.
+const FLAG_GROUP_DEAD: u16 = 2;
+/// `RHF_CAPTURE_CUT`: the memory went on past what was captured.
+const CAPTURE_CUT: u8 = 1;
 
 /// Why a ring-buffer record could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
-    #[error("a ring-buffer record of {0} bytes (expected {EVENT_SIZE})")]
-    Size(usize),
+    #[error("a ring-buffer record of {0} bytes (shorter than the {EVENT_SIZE}-byte header)")]
+    Short(usize),
     #[error("a ring-buffer record of unknown kind {0}")]
     Kind(u16),
+    #[error("a kind-{kind} ring-buffer record of {len} bytes (that kind has a fixed size)")]
+    Size { kind: u16, len: usize },
+    #[error("a capture table of {0} entries (at most {MAX_CAPTURES})")]
+    Count(u8),
+    #[error("a captured argument index of {0}")]
+    ArgIndex(u8),
+    #[error("captured bytes of {declared} bytes in a tail of {actual}")]
+    Length { declared: usize, actual: usize },
 }
 
-/// Little cursor over the record's native-endian fields.
+/// Memory behind one argument, read by the BPF program at the call's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capture<'a> {
+    /// The argument's index (0-5).
+    pub arg: u8,
+    /// The memory went on past `bytes` (for a string: no NUL within the cap).
+    pub cut: bool,
+    /// A string's bytes end with its NUL unless `cut`.
+    pub bytes: &'a [u8],
+}
+
+/// A finished (or unfinished) syscall as the BPF program saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawCall<'a> {
+    pub entry_ns: u64,
+    pub duration_ns: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub nr: u32,
+    pub ret: i64,
+    pub args: [u64; 6],
+    pub unfinished: bool,
+    pub captures: Vec<Capture<'a>>,
+}
+
+/// One ring-buffer record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RingRecord<'a> {
+    Syscall(RawCall<'a>),
+    /// `sched_process_fork`: a new thread or process of a traced group.
+    Spawn {
+        ts: u64,
+        parent_pid: u32,
+        parent_tid: u32,
+        child_pid: u32,
+        child_tid: u32,
+        /// Reconstructed from what parent and child share; see `syscalls.h`.
+        shared_flags: u64,
+        /// The parent's syscall in progress (number, first argument), when it was recorded.
+        parent_call: Option<(u32, u64)>,
+    },
+    /// `sched_process_exec`: a traced process runs a new program.
+    Exec {
+        ts: u64,
+        pid: u32,
+        tid: u32,
+        old_tid: u32,
+        filename: Option<Capture<'a>>,
+        /// The new program's argument area: NUL-separated strings.
+        args_area: Option<Capture<'a>>,
+    },
+    /// `sched_process_exit`: a traced thread ended.
+    Exit {
+        ts: u64,
+        pid: u32,
+        tid: u32,
+        /// `task->exit_code`, in wait-status layout.
+        exit_code: u32,
+        group_dead: bool,
+    },
+}
+
+/// Little cursor over native-endian fields; every caller checked the length first.
 struct Fields<'a>(&'a [u8]);
 
 impl Fields<'_> {
     fn take<const N: usize>(&mut self) -> [u8; N] {
-        let (head, rest) = self.0.split_at(N);
+        let n = N.min(self.0.len());
+        let (head, rest) = self.0.split_at(n);
         self.0 = rest;
-        // `parse` checked the total size, so every field is there.
         head.try_into().unwrap_or([0; N])
+    }
+    fn u8(&mut self) -> u8 {
+        self.take::<1>()[0]
     }
     fn u16(&mut self) -> u16 {
         u16::from_ne_bytes(self.take())
@@ -42,13 +126,13 @@ impl Fields<'_> {
     }
 }
 
-/// One ring-buffer record as a trace record: a syscall event with its raw arguments.
-pub fn parse(bytes: &[u8]) -> Result<Record, EventError> {
-    // libbpf hands over the reserved size, which is exactly the struct's.
-    if bytes.len() != EVENT_SIZE {
-        return Err(EventError::Size(bytes.len()));
+/// Parses one ring-buffer record.
+pub fn parse(bytes: &[u8]) -> Result<RingRecord<'_>, EventError> {
+    if bytes.len() < EVENT_SIZE {
+        return Err(EventError::Short(bytes.len()));
     }
-    let mut f = Fields(bytes);
+    let (head, tail) = bytes.split_at(EVENT_SIZE);
+    let mut f = Fields(head);
     let entry_ns = f.u64();
     let duration_ns = f.u64();
     let pid = f.u32();
@@ -57,58 +141,122 @@ pub fn parse(bytes: &[u8]) -> Result<Record, EventError> {
     let kind = f.u16();
     let flags = f.u16();
     let ret = f.u64() as i64;
-    let raw: [u64; 6] = std::array::from_fn(|_| f.u64());
-    if kind != KIND_SYSCALL {
-        return Err(EventError::Kind(kind));
-    }
-    let unfinished = flags & FLAG_UNFINISHED != 0;
-    Ok(Record {
-        ts: entry_ns,
-        body: RecordBody::Syscall(SyscallEvent {
+    let args: [u64; 6] = std::array::from_fn(|_| f.u64());
+    let fixed = |record: RingRecord<'static>| {
+        if tail.is_empty() {
+            Ok(record)
+        } else {
+            Err(EventError::Size {
+                kind,
+                len: bytes.len(),
+            })
+        }
+    };
+    match kind {
+        KIND_SYSCALL => Ok(RingRecord::Syscall(RawCall {
+            entry_ns,
+            duration_ns,
             pid,
             tid,
             nr,
-            abi: Abi::X86_64,
-            // A call that never returned has no return value; 0 keeps it out of error counts.
-            ret: if unfinished { 0 } else { ret },
-            duration_ns,
-            args: raw_args(nr, &raw),
-            unfinished,
+            ret,
+            args,
+            unfinished: flags & FLAG_UNFINISHED != 0,
+            captures: parse_tail(tail)?,
+        })),
+        KIND_EXEC => {
+            let captures = parse_tail(tail)?;
+            let find = |arg: u8| captures.iter().find(|c| c.arg == arg).copied();
+            Ok(RingRecord::Exec {
+                ts: entry_ns,
+                pid,
+                tid,
+                old_tid: args[0] as u32,
+                filename: find(0),
+                args_area: find(1),
+            })
+        }
+        KIND_SPAWN => fixed(RingRecord::Spawn {
+            ts: entry_ns,
+            parent_pid: pid,
+            parent_tid: tid,
+            child_pid: args[0] as u32,
+            child_tid: args[1] as u32,
+            shared_flags: args[2],
+            parent_call: args[3]
+                .checked_sub(1)
+                .and_then(|nr| u32::try_from(nr).ok())
+                .map(|nr| (nr, args[4])),
         }),
-    })
+        KIND_EXIT => fixed(RingRecord::Exit {
+            ts: entry_ns,
+            pid,
+            tid,
+            exit_code: args[0] as u32,
+            group_dead: flags & FLAG_GROUP_DEAD != 0,
+        }),
+        other => Err(EventError::Kind(other)),
+    }
 }
 
-/// The call's arguments as numbers: as many as the syscall table says it takes (all six
-/// when the number is unknown), signed where the argument is a number or descriptor, hex
-/// otherwise. Memory behind pointers is not read yet.
-fn raw_args(nr: u32, raw: &[u64; 6]) -> Vec<Arg> {
-    let Some(spec) = sysent::spec(Abi::X86_64, nr) else {
-        return raw.iter().map(|v| Arg::Hex(*v)).collect();
-    };
-    spec.args
+/// The capture table and bytes after the header; empty when the record has none. The bytes
+/// must add up to exactly what the table declares.
+fn parse_tail(tail: &[u8]) -> Result<Vec<Capture<'_>>, EventError> {
+    if tail.is_empty() {
+        return Ok(Vec::new());
+    }
+    if tail.len() < TAIL_SIZE {
+        return Err(EventError::Length {
+            declared: TAIL_SIZE,
+            actual: tail.len(),
+        });
+    }
+    let (table, mut data) = tail.split_at(TAIL_SIZE);
+    let mut f = Fields(table);
+    let count = f.u8();
+    if usize::from(count) > MAX_CAPTURES {
+        return Err(EventError::Count(count));
+    }
+    let _pad: [u8; 3] = f.take();
+    let entries: [(u8, u8, u16); MAX_CAPTURES] = std::array::from_fn(|_| (f.u8(), f.u8(), f.u16()));
+    let declared: usize = entries[..usize::from(count)]
         .iter()
-        .zip(raw)
-        .map(|(arg, &v)| match arg.kind {
-            // C ints: the kernel ignores the upper half of the register.
-            ArgKind::Int | ArgKind::Fd | ArgKind::DirFd => Arg::Int(i64::from(v as u32 as i32)),
-            ArgKind::Long => Arg::Int(v as i64),
-            _ => Arg::Hex(v),
-        })
-        .collect()
+        .map(|e| usize::from(e.2))
+        .sum();
+    if declared != data.len() || declared > DATA_MAX {
+        return Err(EventError::Length {
+            declared,
+            actual: data.len(),
+        });
+    }
+    let mut captures = Vec::with_capacity(usize::from(count));
+    for &(arg, flags, len) in &entries[..usize::from(count)] {
+        if arg >= 6 {
+            return Err(EventError::ArgIndex(arg));
+        }
+        let (bytes, rest) = data.split_at(usize::from(len));
+        data = rest;
+        captures.push(Capture {
+            arg,
+            cut: flags & CAPTURE_CUT != 0,
+            bytes,
+        });
+    }
+    Ok(captures)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn event(nr: u32, flags: u16, ret: i64, args: [u64; 6]) -> Vec<u8> {
+    fn header(kind: u16, flags: u16, ret: i64, args: [u64; 6]) -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(&1_000u64.to_ne_bytes());
         b.extend_from_slice(&250u64.to_ne_bytes());
         b.extend_from_slice(&10u32.to_ne_bytes());
         b.extend_from_slice(&11u32.to_ne_bytes());
-        b.extend_from_slice(&nr.to_ne_bytes());
-        b.extend_from_slice(&KIND_SYSCALL.to_ne_bytes());
+        b.extend_from_slice(&257u32.to_ne_bytes());
+        b.extend_from_slice(&kind.to_ne_bytes());
         b.extend_from_slice(&flags.to_ne_bytes());
         b.extend_from_slice(&ret.to_ne_bytes());
         for a in args {
@@ -117,44 +265,168 @@ mod tests {
         b
     }
 
-    #[test]
-    fn parses_a_syscall_with_typed_raw_args() {
-        // openat(AT_FDCWD, path, O_RDONLY|O_CLOEXEC, 0) = -ENOENT
-        let openat = sysent::number(Abi::X86_64, "openat").expect("openat");
-        let bytes = event(openat, 0, -2, [0xffff_ff9c, 0x7fff_0000, 0x80000, 0, 7, 7]);
-        let record = parse(&bytes).expect("parse");
-        assert_eq!(record.ts, 1_000);
-        let RecordBody::Syscall(ev) = record.body else {
-            panic!("not a syscall: {:?}", record.body)
-        };
-        assert_eq!((ev.pid, ev.tid, ev.nr, ev.ret), (10, 11, openat, -2));
-        assert_eq!(ev.duration_ns, 250);
-        assert!(!ev.unfinished);
-        assert_eq!(ev.args.len(), 4, "openat takes four arguments");
-        assert_eq!(
-            ev.args[0],
-            Arg::Int(-100),
-            "AT_FDCWD, sign-extended from 32 bits"
-        );
-        assert_eq!(ev.args[1], Arg::Hex(0x7fff_0000));
+    /// A tail with `entries` (arg, flags, bytes).
+    fn tail(entries: &[(u8, u8, &[u8])]) -> Vec<u8> {
+        let mut b = vec![entries.len() as u8, 0, 0, 0];
+        for i in 0..MAX_CAPTURES {
+            let (arg, flags, bytes) = entries.get(i).copied().unwrap_or((0, 0, &[]));
+            b.push(arg);
+            b.push(flags);
+            b.extend_from_slice(&(bytes.len() as u16).to_ne_bytes());
+        }
+        for (_, _, bytes) in entries {
+            b.extend_from_slice(bytes);
+        }
+        b
     }
 
     #[test]
-    fn unfinished_calls_have_no_return_value() {
-        let exit_group = sysent::number(Abi::X86_64, "exit_group").expect("exit_group");
-        let record = parse(&event(exit_group, FLAG_UNFINISHED, 99, [0; 6])).expect("parse");
-        let RecordBody::Syscall(ev) = record.body else {
+    fn parses_a_syscall_without_captures() {
+        let bytes = header(
+            KIND_SYSCALL,
+            0,
+            -2,
+            [0xffff_ff9c, 0x7fff_0000, 0x80000, 0, 7, 7],
+        );
+        let RingRecord::Syscall(call) = parse(&bytes).expect("parse") else {
             panic!("not a syscall")
         };
-        assert!(ev.unfinished);
-        assert_eq!(ev.ret, 0);
+        assert_eq!((call.entry_ns, call.duration_ns), (1_000, 250));
+        assert_eq!((call.pid, call.tid, call.nr, call.ret), (10, 11, 257, -2));
+        assert_eq!(call.args[1], 0x7fff_0000);
+        assert!(!call.unfinished);
+        assert!(call.captures.is_empty());
     }
 
     #[test]
-    fn rejects_short_records_and_unknown_kinds() {
-        assert_eq!(parse(&[0; 12]), Err(EventError::Size(12)));
-        let mut bytes = event(0, 0, 0, [0; 6]);
+    fn parses_captured_arguments_in_table_order() {
+        let mut bytes = header(KIND_SYSCALL, FLAG_UNFINISHED, 0, [0; 6]);
+        bytes.extend(tail(&[
+            (1, 0, b"/etc/hostname\0"),
+            (3, CAPTURE_CUT, b"abc"),
+        ]));
+        let RingRecord::Syscall(call) = parse(&bytes).expect("parse") else {
+            panic!("not a syscall")
+        };
+        assert!(call.unfinished);
+        assert_eq!(
+            call.captures,
+            vec![
+                Capture {
+                    arg: 1,
+                    cut: false,
+                    bytes: b"/etc/hostname\0"
+                },
+                Capture {
+                    arg: 3,
+                    cut: true,
+                    bytes: b"abc"
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_lifecycle_records() {
+        let spawn = header(KIND_SPAWN, 0, 0, [20, 21, 0x11, 57, 0, 0]);
+        assert_eq!(
+            parse(&spawn),
+            Ok(RingRecord::Spawn {
+                ts: 1_000,
+                parent_pid: 10,
+                parent_tid: 11,
+                child_pid: 20,
+                child_tid: 21,
+                shared_flags: 0x11,
+                parent_call: Some((56, 0)),
+            })
+        );
+        let outside = header(KIND_SPAWN, 0, 0, [20, 21, 0x11, 0, 5, 0]);
+        assert!(matches!(
+            parse(&outside),
+            Ok(RingRecord::Spawn {
+                parent_call: None,
+                ..
+            })
+        ));
+        let exit = header(KIND_EXIT, FLAG_GROUP_DEAD, 0, [3 << 8, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            parse(&exit),
+            Ok(RingRecord::Exit {
+                ts: 1_000,
+                pid: 10,
+                tid: 11,
+                exit_code: 3 << 8,
+                group_dead: true
+            })
+        );
+        let mut exec = header(KIND_EXEC, 0, 0, [12, 0, 0, 0, 0, 0]);
+        exec.extend(tail(&[(0, 0, b"/bin/true\0"), (1, 0, b"true\0-x\0")]));
+        let Ok(RingRecord::Exec {
+            old_tid,
+            filename,
+            args_area,
+            ..
+        }) = parse(&exec)
+        else {
+            panic!("not an exec")
+        };
+        assert_eq!(old_tid, 12);
+        assert_eq!(filename.map(|c| c.bytes), Some(&b"/bin/true\0"[..]));
+        assert_eq!(args_area.map(|c| c.bytes), Some(&b"true\0-x\0"[..]));
+    }
+
+    #[test]
+    fn rejects_short_garbage_and_inconsistent_records() {
+        assert_eq!(parse(&[0; 12]), Err(EventError::Short(12)));
+        assert_eq!(parse(&[]), Err(EventError::Short(0)));
+        let mut bytes = header(KIND_SYSCALL, 0, 0, [0; 6]);
         bytes[28] = 9;
         assert_eq!(parse(&bytes), Err(EventError::Kind(9)));
+        // A fixed-size kind with bytes after it.
+        let mut spawn = header(KIND_SPAWN, 0, 0, [0; 6]);
+        spawn.push(0);
+        assert!(matches!(parse(&spawn), Err(EventError::Size { .. })));
+        // A tail shorter than its table.
+        let mut short = header(KIND_SYSCALL, 0, 0, [0; 6]);
+        short.extend_from_slice(&[1, 0, 0]);
+        assert!(matches!(parse(&short), Err(EventError::Length { .. })));
+        // Lengths that claim more bytes than follow, or fewer.
+        let good = {
+            let mut b = header(KIND_SYSCALL, 0, 0, [0; 6]);
+            b.extend(tail(&[(1, 0, b"abcd")]));
+            b
+        };
+        assert!(parse(&good).is_ok());
+        assert!(matches!(
+            parse(&good[..good.len() - 1]),
+            Err(EventError::Length { .. })
+        ));
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(matches!(parse(&longer), Err(EventError::Length { .. })));
+        // Too many entries, and an argument index past the six registers.
+        let mut many = good.clone();
+        many[EVENT_SIZE] = 4;
+        assert_eq!(parse(&many), Err(EventError::Count(4)));
+        let mut index = good.clone();
+        index[EVENT_SIZE + 4] = 6;
+        assert_eq!(parse(&index), Err(EventError::ArgIndex(6)));
+        // Arbitrary bytes never panic.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..400 {
+            let mut junk = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                junk.push(seed as u8);
+            }
+            if junk.len() > 29 {
+                junk[28] = KIND_SYSCALL as u8;
+                junk[29] = 0;
+            }
+            let _ = parse(&junk);
+        }
     }
 }

@@ -1,12 +1,18 @@
 //! Syscall capture with eBPF: BPF programs on the syscall and scheduler tracepoints join each
-//! call's entry and exit in the kernel and hand one record per call to a ring buffer, which
-//! this module reads on a timer and turns into trace records. A launched command (and its
-//! descendants), running processes (-p), or the whole host but the recorder (--system).
-//! docs/BACKENDS.md says what it records and what it does not yet.
+//! call's entry and exit in the kernel and hand one record per call to a ring buffer, with the
+//! strings, paths and socket addresses its arguments point to copied at entry, plus a record
+//! per fork, exec and exit of a traced thread. This module reads the ring on a timer, decodes
+//! the calls with the ptrace backend's decoder and writes the trace. A launched command (and
+//! its descendants), running processes (-p), one cgroup (--cgroup), or the whole host but the
+//! recorder (--system). docs/BACKENDS.md says what it records and what it does not yet.
 
+mod capture_table;
+mod captured;
 mod cgroup;
+mod consumer;
 mod event;
 mod launch;
+mod lookup;
 mod probes;
 mod wake;
 
@@ -21,14 +27,18 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use rhf_format::{CaptureMode, CaptureStats, LossNotice, ProcessLifecycle, Record, RecordBody};
+use rhf_format::{CaptureMode, ProcessLifecycle, Record, RecordBody};
 
 use crate::clock::monotonic_ns;
+use crate::decode::{Decoder, DecoderOptions};
 use crate::output;
-use crate::ptrace::{signals, CaptureOptions, CaptureOutcome, Ending, Limits, StopReason, Target};
-use crate::sink::{self, RecordPipe};
+use crate::ptrace::{
+    signals, CaptureOptions, CaptureOutcome, Ending, Limits, SeedingSink, StopReason, Target,
+};
+use crate::sink;
 use crate::snapshot::{self, SnapshotOptions};
-use probes::{Drops, Probes, Scope};
+use consumer::Consumer;
+use probes::{Probes, Scope};
 
 /// Default ring-buffer size: at ~100 bytes a record, room for ~170,000 calls between two
 /// reads.
@@ -140,6 +150,13 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
     // A launched command is snapshotted before its exec (its exec snapshot comes later); running
     // processes and the host are snapshotted whole, as the ptrace backend does.
     let whole = launched.is_none() || opts.host_snapshot;
+    let mut decoder = Decoder::with_options(DecoderOptions {
+        // Buffers are not copied by the BPF program: their lengths are recorded, not their
+        // content. Environments come with the exec snapshot.
+        snaplen: 0,
+        no_env: true,
+        ..DecoderOptions::default()
+    });
     let snapshot_result = snapshot::take_snapshot(
         &SnapshotOptions {
             pids: if opts.host_snapshot || matches!(opts.target, Target::System) {
@@ -151,7 +168,10 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
             network_tables: whole,
             ..SnapshotOptions::default()
         },
-        &mut writer,
+        &mut SeedingSink {
+            writer: &mut writer,
+            decoder: &mut decoder,
+        },
         false,
     );
     if let Err(e) = snapshot_result {
@@ -159,6 +179,15 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
             child.abort();
         }
         return Err(e).with_context(|| format!("writing the starting snapshot to {name}"));
+    }
+    // A launched command is stopped before its exec, so its descriptors and cwd are known
+    // exactly now; later /proc lookups would race with a process that runs on, or is already
+    // gone. Seeded after the starting snapshot (a --host one seeds it as incomplete). The
+    // recorder's own close-on-exec descriptors go at the exec, as the decoder knows.
+    if let Some(child) = &launched {
+        if let Some(state) = snapshot::read_fd_state(child.pid().as_raw() as u32) {
+            decoder.seed(&state);
+        }
     }
     let (mut pipe, writer_thread) =
         sink::start(writer, opts.time_resolution_ns).context("starting the writer thread")?;
@@ -175,7 +204,7 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
         }
     }
 
-    let consumer = RefCell::new(Consumer::new(pipe));
+    let consumer = RefCell::new(Consumer::new(pipe, decoder));
     let ring = probes.ring_buffer(|bytes| {
         consumer.borrow_mut().take(bytes);
         0
@@ -310,93 +339,6 @@ fn check_ring(ret: i32, what: &str) -> Result<()> {
         .with_context(|| format!("{what} the BPF ring buffer"))
 }
 
-/// Turns ring-buffer records into trace records on their way to the writer thread.
-struct Consumer {
-    pipe: RecordPipe,
-    events: u64,
-    /// Records that could not be parsed (a mismatch between the BPF program and this
-    /// parser): counted as lost.
-    malformed: u64,
-    first_error: Option<event::EventError>,
-}
-
-impl Consumer {
-    fn new(pipe: RecordPipe) -> Consumer {
-        Consumer {
-            pipe,
-            events: 0,
-            malformed: 0,
-            first_error: None,
-        }
-    }
-
-    fn take(&mut self, bytes: &[u8]) {
-        match event::parse(bytes) {
-            Ok(record) => {
-                self.events += 1;
-                self.pipe.push(record);
-            }
-            Err(e) => {
-                self.malformed += 1;
-                self.first_error.get_or_insert(e);
-            }
-        }
-    }
-
-    /// Writes what was lost and the capture's statistics at the end of the trace.
-    fn finish(&mut self, reason: &StopReason, drops: &Drops, started: u64) {
-        let mut notices = Vec::new();
-        if drops.total() > 0 {
-            notices.push(LossNotice {
-                events_lost: drops.total(),
-                reason: format!(
-                    "the BPF ring buffer was full ({} calls) or the map of calls in progress \
-                     was full ({} calls)",
-                    drops.ringbuf_per_cpu.iter().sum::<u64>(),
-                    drops.pending
-                ),
-                ..LossNotice::default()
-            });
-        }
-        if drops.untraced_children > 0 {
-            notices.push(LossNotice {
-                events_lost: 0,
-                reason: format!(
-                    "{} child processes could not be traced (the BPF map of traced processes \
-                     was full): their calls are missing, in unknown number",
-                    drops.untraced_children
-                ),
-                ..LossNotice::default()
-            });
-        }
-        if let Some(e) = &self.first_error {
-            notices.push(LossNotice {
-                events_lost: self.malformed,
-                reason: format!("ring-buffer records could not be read, the first as {e}"),
-                ..LossNotice::default()
-            });
-        }
-        for notice in notices {
-            self.pipe.push(Record {
-                ts: monotonic_ns(),
-                body: RecordBody::Loss(notice),
-            });
-        }
-        let stats = CaptureStats {
-            events: self.events,
-            events_lost: drops.total() + self.malformed + self.pipe.lost,
-            lost_per_cpu: drops.ringbuf_per_cpu.clone(),
-            duration_ns: monotonic_ns().saturating_sub(started),
-            stop_reason: reason.describe(),
-            ..CaptureStats::default()
-        };
-        self.pipe.push(Record {
-            ts: monotonic_ns(),
-            body: RecordBody::Stats(Box::new(stats)),
-        });
-    }
-}
-
 /// The options recorded in the header.
 fn capture_options(opts: &CaptureOptions) -> Vec<(String, String)> {
     vec![
@@ -405,6 +347,9 @@ fn capture_options(opts: &CaptureOptions) -> Vec<(String, String)> {
             opts.time_resolution_ns.to_string(),
         ),
         ("ringbuf_bytes".to_string(), opts.ringbuf_bytes.to_string()),
+        // What the decoder was given: no buffer contents, no environment arrays.
+        ("snaplen".to_string(), "0".to_string()),
+        ("no_env".to_string(), "true".to_string()),
     ]
     .into_iter()
     .chain(opts.trace.iter().map(|t| ("trace".to_string(), t.clone())))

@@ -92,6 +92,13 @@ pub fn load<'obj>(
         "loading the BPF programs (this needs root, or CAP_BPF and CAP_PERFMON, and a kernel \
          with BTF and BPF ring buffers, 5.8 or later)",
     )?;
+    // Before attaching, so that no call is recorded without its arguments.
+    for (nr, spec) in super::capture_table::entries() {
+        skel.maps
+            .arg_captures
+            .update(&nr.to_ne_bytes(), &spec, MapFlags::ANY)
+            .with_context(|| format!("filling the BPF argument-capture table (syscall {nr})"))?;
+    }
     // Before attaching, so that no call is recorded against the selection.
     for nr in wanted.unwrap_or_default() {
         skel.maps

@@ -111,10 +111,10 @@ impl From<Ending> for CaptureOutcome {
 }
 
 /// Snapshot records pass through here on their way to the file, so the decoder learns the
-/// starting fd tables and working directories.
-struct SeedingSink<'a, W: std::io::Write> {
-    writer: &'a mut TraceWriter<W>,
-    decoder: &'a mut Decoder,
+/// starting fd tables and working directories (both backends).
+pub(crate) struct SeedingSink<'a, W: std::io::Write> {
+    pub writer: &'a mut TraceWriter<W>,
+    pub decoder: &'a mut Decoder,
 }
 
 impl<W: std::io::Write> RecordSink for SeedingSink<'_, W> {

@@ -187,6 +187,12 @@ pub fn read_process_at_exec(
     process::read_process("/proc", pid, SnapshotReason::Exec, exes)
 }
 
+/// The descriptors and cwd of the stopped process `pid`, to seed a decoder with (see
+/// `process::read_fd_state`); not written to the trace.
+pub fn read_fd_state(pid: u32) -> Option<rhf_format::ProcessSnapshot> {
+    process::read_fd_state("/proc", pid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,6 +126,23 @@ pub fn read_process(
     Some(out)
 }
 
+/// The descriptors and cwd of process `pid`, and nothing else: what the decoder is seeded with
+/// for a process that is stopped (so the list is complete and exact), without the cost of a
+/// whole snapshot (the executable's hash above all). Tagged `NewProcess`. `None` when the
+/// process does not exist.
+pub fn read_fd_state(proc_root: &str, pid: u32) -> Option<ProcessSnapshot> {
+    let dir = ProcDir::open(&format!("{proc_root}/{pid}")).ok()?;
+    let mut snap = ProcessSnapshot {
+        pid,
+        tid: pid,
+        reason: SnapshotReason::NewProcess,
+        ..Default::default()
+    };
+    snap.cwd = link(&dir, "cwd", &mut snap.errors);
+    snap.fds = read_fds(&dir, &mut snap.errors);
+    Some(snap)
+}
+
 /// The error line of a process that ended while it was being read.
 pub const EXITED_DURING_SNAPSHOT: &str = "process exited during the snapshot";
 
@@ -245,6 +262,29 @@ mod tests {
         assert!(recs.len() >= 2, "the worker thread is recorded");
         assert!(recs[1..].iter().all(|t| t.pid == pid && t.tid != pid));
         worker.join().unwrap();
+    }
+
+    #[test]
+    fn fd_state_has_the_descriptors_and_cwd_only() {
+        use std::os::unix::ffi::OsStrExt;
+        let file = tempfile::tempfile().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+        let state = read_fd_state("/proc", std::process::id()).unwrap();
+        assert_eq!(state.reason, SnapshotReason::NewProcess);
+        assert!(state.errors.is_empty(), "{:?}", state.errors);
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            state.cwd.as_ref().map(|c| &c[..]),
+            Some(cwd.as_os_str().as_bytes())
+        );
+        let entry = state
+            .fds
+            .iter()
+            .find(|f| f.fd == fd)
+            .expect("the open file");
+        assert!(entry.fdinfo.is_some(), "flags come with it");
+        assert!(state.files.is_empty() && state.exe.is_none());
+        assert!(read_fd_state("/proc", u32::MAX - 1).is_none());
     }
 
     #[test]
