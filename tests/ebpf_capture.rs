@@ -7,31 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use rhf::{fixture, have_tool, is_root, record, require, strace_counts, summary_counts};
+use rhf::{ebpf_available, fixture, have_tool, record, require, strace_counts, summary_counts};
 use rhf_format::{RecordBody, TraceReader};
-
-/// True when this rhf-record has the eBPF backend and may load BPF programs here.
-fn ebpf_available(dir: &Path) -> bool {
-    if !require(is_root(), "root (to load BPF programs)") {
-        return false;
-    }
-    let out = record()
-        .args(["--backend", "ebpf", "--force", "-o"])
-        .arg(dir.join("probe.rhf"))
-        .args(["--", "/bin/true"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run rhf-record");
-    let built = !String::from_utf8_lossy(&out.stderr).contains("built without the eBPF backend");
-    require(built, "an rhf-record built with the eBPF backend (clang)") && {
-        assert!(
-            out.status.success(),
-            "rhf-record --backend ebpf failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        true
-    }
-}
 
 #[test]
 fn ebpf_summary_matches_strace_calls_and_errors() {

@@ -9,36 +9,12 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use rhf::{have_tool, is_root, record, require, SYSTEM_PATH};
+use rhf::{ebpf_available, have_tool, record, require, SYSTEM_PATH};
 use rhf_format::sysent;
 use rhf_format::{
     Arg, FdTarget, ProcessLifecycle, Record, RecordBody, SnapshotReason, SockAddr, SyscallEvent,
     TraceReader,
 };
-
-/// True when this rhf-record has the eBPF backend and may load BPF programs here (the same
-/// probe as tests/ebpf_capture.rs).
-fn ebpf_available(dir: &Path) -> bool {
-    if !require(is_root(), "root (to load BPF programs)") {
-        return false;
-    }
-    let out = record()
-        .args(["--backend", "ebpf", "--force", "-o"])
-        .arg(dir.join("probe.rhf"))
-        .args(["--", "/bin/true"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run rhf-record");
-    let built = !String::from_utf8_lossy(&out.stderr).contains("built without the eBPF backend");
-    require(built, "an rhf-record built with the eBPF backend (clang)") && {
-        assert!(
-            out.status.success(),
-            "rhf-record --backend ebpf failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        true
-    }
-}
 
 /// Records `cmd` with `backend` into `dir/NAME-BACKEND.rhf` in a clean environment (cargo's
 /// LD_LIBRARY_PATH would change what the loader opens); returns the trace and the

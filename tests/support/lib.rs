@@ -108,6 +108,30 @@ pub fn have_tool(tool: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
 
+/// True when this rhf-record has the eBPF backend and may load BPF programs here (probed by
+/// recording /bin/true into `dir`); a loud skip, or a failure under RHF_STRICT=1, otherwise.
+pub fn ebpf_available(dir: &Path) -> bool {
+    if !require(is_root(), "root (to load BPF programs)") {
+        return false;
+    }
+    let out = record()
+        .args(["--backend", "ebpf", "--force", "-o"])
+        .arg(dir.join("probe.rhf"))
+        .args(["--", "/bin/true"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run rhf-record");
+    let built = !String::from_utf8_lossy(&out.stderr).contains("built without the eBPF backend");
+    require(built, "an rhf-record built with the eBPF backend (clang)") && {
+        assert!(
+            out.status.success(),
+            "rhf-record --backend ebpf failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
+    }
+}
+
 /// Compiles a C fixture from tests/fixtures into `dir` (`None`, after a loud skip, without a
 /// C compiler).
 pub fn fixture(name: &str, dir: &Path) -> Option<PathBuf> {
