@@ -512,3 +512,60 @@ fn system_capture_shows_execs_opens_and_connects_with_their_lineage() {
         "the recorder's own activity was recorded"
     );
 }
+
+/// `--no-env` keeps environments out of the trace under both backends: no
+/// `/proc/PID/environ` in any snapshot (the record says it was not recorded) and no
+/// environment in eBPF exec records; without it, the exec snapshots carry the planted
+/// variable (so the check can fail).
+#[test]
+fn no_env_records_no_environment_with_either_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    if !ebpf_available(dir.path()) {
+        return;
+    }
+    let marker: &[u8] = b"RHF_NO_ENV_MARKER=planted";
+    for backend in ["ptrace", "ebpf"] {
+        for no_env in [false, true] {
+            let trace = dir.path().join(format!("env-{backend}-{no_env}.rhf"));
+            let mut cmd = record();
+            cmd.args(["--backend", backend, "--force", "-o"])
+                .arg(&trace);
+            if no_env {
+                cmd.arg("--no-env");
+            }
+            let out = cmd
+                .args(["--", "/bin/sh", "-c", "/bin/true; /bin/sleep 0.2"])
+                .env("RHF_NO_ENV_MARKER", "planted")
+                .stdin(Stdio::null())
+                .output()
+                .expect("run rhf-record");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let reader = TraceReader::open(&trace).expect("open trace");
+            let (mut snapshots, mut planted) = (0, 0);
+            for r in reader.records() {
+                if let RecordBody::Process(p) = r.expect("record").body {
+                    snapshots += 1;
+                    let environ = p.files.iter().find(|f| f.name == "environ");
+                    let content = environ.map(|f| f.content.to_vec()).unwrap_or_default();
+                    planted += usize::from(content.windows(marker.len()).any(|w| w == marker));
+                }
+            }
+            assert!(snapshots > 0, "{backend}: no exec snapshot");
+            if no_env {
+                assert_eq!(
+                    planted, 0,
+                    "{backend} --no-env: an environment was recorded"
+                );
+            } else {
+                assert!(
+                    planted > 0,
+                    "{backend}: the exec snapshots lack the environment"
+                );
+            }
+        }
+    }
+}

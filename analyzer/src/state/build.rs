@@ -184,6 +184,9 @@ impl<'a> Folder<'a> {
                         s.env = prev.env.clone();
                         s.env_known = true;
                     }
+                    if p.reason == rhf_format::SnapshotReason::Exec {
+                        s.keep_what_the_exec_said(prev);
+                    }
                 }
                 if p.reason == rhf_format::SnapshotReason::CaptureStart {
                     self.t.procinfo.push((num, p.pid));

@@ -120,6 +120,31 @@ impl ProcState {
         s
     }
 
+    /// For a snapshot taken just after an exec: what it could not read (a process that was
+    /// already exiting, as the eBPF backend can find it, has no readable exe, cmdline or cwd)
+    /// is taken from the state the exec itself left (`prev`), instead of becoming unknown.
+    pub fn keep_what_the_exec_said(&mut self, prev: &ProcState) {
+        if self.argv.is_empty() && !prev.argv.is_empty() {
+            self.argv = prev.argv.clone();
+            if self.comm.is_empty() {
+                self.comm = prev.comm.clone();
+            }
+            self.refresh_cmdline();
+        }
+        if self.exepath.is_none() {
+            self.exepath = prev.exepath.clone();
+        }
+        if self.exe_from_memfd.is_none() {
+            self.exe_from_memfd = prev.exe_from_memfd;
+        }
+        if self.cwd.is_none() {
+            self.cwd = prev.cwd.clone();
+        }
+        if self.uid.is_none() {
+            (self.uid, self.euid, self.gid, self.egid) = (prev.uid, prev.euid, prev.gid, prev.egid);
+        }
+    }
+
     /// A process nothing was recorded about but its number and parent.
     pub fn unknown(pid: u32, ppid: u32) -> ProcState {
         ProcState {

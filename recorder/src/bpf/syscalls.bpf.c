@@ -34,6 +34,10 @@ struct {
 	__type(value, __u32);
 } scope_cgroup SEC(".maps");
 
+/* Whether exec records carry the new program's environment (not under --no-env). Set by the
+ * loader before the program is loaded. */
+const volatile __u8 capture_env = 1;
+
 /* --trace: when set, only syscall numbers marked in `wanted_syscalls` are recorded, and the
  * others cost one array lookup. Set by the loader before the program is loaded. */
 const volatile __u8 filter_syscalls = 0;
@@ -229,7 +233,8 @@ static __always_inline __u32 capture_str(struct pending *p, __u32 off, __u8 arg,
 	return add_capture(p, off, arg, len, 0);
 }
 
-/* Copies `want` bytes of user memory, at most `cap` (RHF_SOCKADDR_MAX or RHF_ARGV_MAX), to
+/* Copies `want` bytes of user memory, at most `cap` (RHF_SOCKADDR_MAX, RHF_ARGV_MAX or
+ * RHF_ENV_MAX), to
  * data offset `off`; more than `cap` is marked cut. */
 static __always_inline __u32 capture_mem(struct pending *p, __u32 off, __u8 arg, const void *src,
 					 __u64 want, __u32 cap)
@@ -240,7 +245,7 @@ static __always_inline __u32 capture_mem(struct pending *p, __u32 off, __u8 arg,
 		want = cap;
 		flags = RHF_CAPTURE_CUT;
 	}
-	if (want == 0 || cap > RHF_ARGV_MAX || off > RHF_DATA_MAX - cap)
+	if (want == 0 || cap > RHF_ENV_MAX || off > RHF_DATA_MAX - cap)
 		return off;
 	if (bpf_probe_read_user(&p->data[off], want, src))
 		return off;
@@ -446,6 +451,14 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 
 	if (end > start)
 		off = capture_mem(r, off, 1, (const void *)start, end - start, RHF_ARGV_MAX);
+	if (capture_env) {
+		/* The environment the program was given, read before it can change it: a program
+		 * that exits at once leaves no /proc/PID/environ to read. */
+		start = BPF_CORE_READ(task, mm, env_start);
+		end = BPF_CORE_READ(task, mm, env_end);
+		if (end > start)
+			off = capture_mem(r, off, 2, (const void *)start, end - start, RHF_ENV_MAX);
+	}
 	r->data_len = off;
 	submit(r, 1);
 	return 0;

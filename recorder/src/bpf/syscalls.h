@@ -15,7 +15,8 @@
 #define RHF_KIND_SPAWN 2
 /* A successful exec, from sched_process_exec: pid/tid after the exec, args[0] the tid before
  * it (differs when a non-leader thread exec'd). A capture tail follows: entry 0 the filename
- * (arg 0), entry 1 the new program's argument area (arg 1, NUL-separated strings). */
+ * (arg 0), entry 1 the new program's argument area (arg 1, NUL-separated strings), entry 2
+ * its environment area (arg 2, NUL-separated NAME=value strings; left out under --no-env). */
 #define RHF_KIND_EXEC 3
 /* A thread ended, from sched_process_exit: args[0] is task->exit_code (wait status layout:
  * code << 8, or signal | 0x80 when it dumped core). */
@@ -49,9 +50,11 @@ struct rhf_event {
 #define RHF_SOCKADDR_MAX 128
 /* Longest exec argument area captured. */
 #define RHF_ARGV_MAX 512
-/* Room for the captured bytes of one record: three strings, or an exec's filename and
- * argument area. */
-#define RHF_DATA_MAX 768
+/* Longest exec environment area captured. */
+#define RHF_ENV_MAX 1024
+/* Room for the captured bytes of one record: three strings, or an exec's filename, argument
+ * area and environment area. */
+#define RHF_DATA_MAX (RHF_STR_MAX + RHF_ARGV_MAX + RHF_ENV_MAX)
 
 /* rhf_capture.flags: the memory went on past what was captured (no NUL within the string
  * cap, or an argument area longer than RHF_ARGV_MAX). */

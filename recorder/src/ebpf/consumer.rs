@@ -11,7 +11,10 @@
 use std::collections::HashMap;
 
 use rhf_format::sysent::{self, ArgKind};
-use rhf_format::{Abi, Arg, Bytes, CaptureStats, LossNotice, ProcessLifecycle, Record, RecordBody};
+use rhf_format::{
+    Abi, Arg, Bytes, CaptureStats, LossNotice, ProcessLifecycle, ProcessSnapshot, RawFile, Record,
+    RecordBody, SnapshotReason,
+};
 
 use super::captured::CapturedMemory;
 use super::event::{self, Capture, EventError, RawCall, RingRecord};
@@ -30,6 +33,8 @@ pub struct Consumer {
     /// Records that could not be parsed (a mismatch between the BPF program and this
     /// parser): counted as lost.
     pub malformed: u64,
+    /// Exec snapshots read `/proc/PID/environ` (not under `--no-env`).
+    pub environ: bool,
     first_error: Option<EventError>,
     decoder: Decoder,
     lookup: RunningLookup,
@@ -46,6 +51,7 @@ impl Consumer {
             pipe,
             events: 0,
             malformed: 0,
+            environ: true,
             first_error: None,
             decoder,
             lookup: RunningLookup::default(),
@@ -92,7 +98,8 @@ impl Consumer {
                 old_tid,
                 filename,
                 args_area,
-            }) => self.on_exec(ts, pid, tid, old_tid, filename, args_area),
+                env_area,
+            }) => self.on_exec(ts, pid, tid, old_tid, filename, args_area, env_area),
             Ok(RingRecord::Exit {
                 ts,
                 pid,
@@ -187,6 +194,7 @@ impl Consumer {
         old_tid: u32,
         filename: Option<Capture<'_>>,
         args_area: Option<Capture<'_>>,
+        env_area: Option<Capture<'_>>,
     ) {
         let filename = filename.map(|c| string_of(&c)).unwrap_or_default();
         let argv = args_area.map(|c| strings_of(&c)).unwrap_or_default();
@@ -201,13 +209,22 @@ impl Consumer {
                 old_tid: (old_tid != tid).then_some(old_tid),
             },
         );
-        if let Some(records) = snapshot::read_process_at_exec(pid, &mut self.exes) {
-            for snapshot in records {
-                self.pipe.push(Record {
-                    ts,
-                    body: RecordBody::Process(Box::new(snapshot)),
-                });
+        let records = match snapshot::read_process_at_exec(pid, &mut self.exes, self.environ) {
+            Some(mut records) => {
+                if let (Some(first), Some(env)) = (records.first_mut(), env_area) {
+                    fill_from_kernel(first, "environ", &env);
+                }
+                records
             }
+            // Gone before /proc could be read: what the kernel handed over at the exec is
+            // all there is, and it is said so.
+            None => vec![kernel_exec_snapshot(pid, args_area, env_area)],
+        };
+        for snapshot in records {
+            self.pipe.push(Record {
+                ts,
+                body: RecordBody::Process(Box::new(snapshot)),
+            });
         }
     }
 
@@ -361,5 +378,52 @@ mod tests {
         let mut other = vec![Arg::Int(0), Arg::Hex(1), Arg::Int(2)];
         put_argv(read, &mut other, argv);
         assert_eq!(other[1], Arg::Hex(1));
+    }
+}
+
+/// Why a snapshot's file holds the kernel's copy from the exec rather than /proc's.
+const FROM_KERNEL: &str = "read by the BPF program at the exec: /proc could not give it";
+
+/// Puts the exec record's copy of `/proc/PID/NAME` into `snap` when /proc did not give it
+/// (the process exited, or was exiting, before it was read).
+fn fill_from_kernel(snap: &mut ProcessSnapshot, name: &str, captured: &Capture<'_>) {
+    let missing = |f: &RawFile| f.name == name && (f.error.is_some() || f.content.is_empty());
+    if let Some(file) = snap.files.iter_mut().find(|f| missing(f)) {
+        *file = kernel_file(name, captured);
+        snap.errors.push(format!("{name}: {FROM_KERNEL}"));
+    }
+}
+
+/// `/proc/PID/NAME` as the exec record captured it.
+fn kernel_file(name: &str, captured: &Capture<'_>) -> RawFile {
+    RawFile {
+        name: name.to_string(),
+        content: captured.bytes.to_vec().into(),
+        truncated: captured.cut,
+        full_len: None,
+        error: None,
+    }
+}
+
+/// The snapshot of a process that exited before /proc could be read: its command line and
+/// environment as the exec record carried them, and a note that nothing else was read.
+fn kernel_exec_snapshot(
+    pid: u32,
+    args_area: Option<Capture<'_>>,
+    env_area: Option<Capture<'_>>,
+) -> ProcessSnapshot {
+    let files = [("cmdline", args_area), ("environ", env_area)]
+        .into_iter()
+        .filter_map(|(name, c)| Some(kernel_file(name, &c?)))
+        .collect();
+    ProcessSnapshot {
+        pid,
+        tid: pid,
+        reason: SnapshotReason::Exec,
+        files,
+        errors: vec![format!(
+            "the process exited before /proc/{pid} could be read; cmdline and environ were {FROM_KERNEL}"
+        )],
+        ..ProcessSnapshot::default()
     }
 }

@@ -9,8 +9,9 @@ pub const EVENT_SIZE: usize = 88;
 pub const TAIL_SIZE: usize = 16;
 /// `RHF_MAX_CAPTURES`.
 pub const MAX_CAPTURES: usize = 3;
-/// `RHF_DATA_MAX`: no record carries more captured bytes.
-pub const DATA_MAX: usize = 768;
+/// `RHF_DATA_MAX` (`RHF_STR_MAX + RHF_ARGV_MAX + RHF_ENV_MAX`): no record carries more
+/// captured bytes.
+pub const DATA_MAX: usize = 256 + 512 + 1024;
 
 const KIND_SYSCALL: u16 = 1;
 const KIND_SPAWN: u16 = 2;
@@ -90,6 +91,8 @@ pub enum RingRecord<'a> {
         filename: Option<Capture<'a>>,
         /// The new program's argument area: NUL-separated strings.
         args_area: Option<Capture<'a>>,
+        /// Its environment area: NUL-separated `NAME=value` strings (absent under --no-env).
+        env_area: Option<Capture<'a>>,
     },
     /// `sched_process_exit`: a traced thread ended.
     Exit {
@@ -174,6 +177,7 @@ pub fn parse(bytes: &[u8]) -> Result<RingRecord<'_>, EventError> {
                 old_tid: args[0] as u32,
                 filename: find(0),
                 args_area: find(1),
+                env_area: find(2),
             })
         }
         KIND_SPAWN => fixed(RingRecord::Spawn {
@@ -361,11 +365,16 @@ mod tests {
             })
         );
         let mut exec = header(KIND_EXEC, 0, 0, [12, 0, 0, 0, 0, 0]);
-        exec.extend(tail(&[(0, 0, b"/bin/true\0"), (1, 0, b"true\0-x\0")]));
+        exec.extend(tail(&[
+            (0, 0, b"/bin/true\0"),
+            (1, 0, b"true\0-x\0"),
+            (2, 0, b"LD_PRELOAD=/x.so\0"),
+        ]));
         let Ok(RingRecord::Exec {
             old_tid,
             filename,
             args_area,
+            env_area,
             ..
         }) = parse(&exec)
         else {
@@ -374,6 +383,7 @@ mod tests {
         assert_eq!(old_tid, 12);
         assert_eq!(filename.map(|c| c.bytes), Some(&b"/bin/true\0"[..]));
         assert_eq!(args_area.map(|c| c.bytes), Some(&b"true\0-x\0"[..]));
+        assert_eq!(env_area.map(|c| c.bytes), Some(&b"LD_PRELOAD=/x.so\0"[..]));
     }
 
     #[test]

@@ -111,7 +111,14 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
         _ => Scope::Chosen,
     };
     let mut storage = MaybeUninit::uninit();
-    let probes = match probes::load(&mut storage, opts.ringbuf_bytes, wanted.as_deref(), scope) {
+    let loaded = probes::load(
+        &mut storage,
+        opts.ringbuf_bytes,
+        wanted.as_deref(),
+        scope,
+        !opts.no_env,
+    );
+    let probes = match loaded {
         Ok(p) => p,
         Err(e) if fall_back => {
             eprintln!("rhf-record: backend ptrace (auto: the eBPF programs did not load: {e:#})");
@@ -166,6 +173,7 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
             },
             process_records: whole,
             network_tables: whole,
+            environ: !opts.no_env,
             ..SnapshotOptions::default()
         },
         &mut SeedingSink {
@@ -204,7 +212,9 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
         }
     }
 
-    let consumer = RefCell::new(Consumer::new(pipe, decoder));
+    let mut consumer = Consumer::new(pipe, decoder);
+    consumer.environ = !opts.no_env;
+    let consumer = RefCell::new(consumer);
     let ring = probes.ring_buffer(|bytes| {
         consumer.borrow_mut().take(bytes);
         0
@@ -303,6 +313,10 @@ fn follow(
             status = match waitpid(*root, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(_, code)) => Some(code),
                 Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
+                Ok(WaitStatus::Stopped(pid, sig)) => {
+                    let_go_of_traceme(pid, sig);
+                    None
+                }
                 Ok(_) | Err(Errno::EINTR) => None,
                 Err(e) => return Err(e).context("waiting for the command"),
             };
@@ -327,6 +341,17 @@ fn follow(
     // Records submitted before the stop are all in the ring now.
     check_ring(ring.consume_raw(), "reading")?;
     Ok((reason, status))
+}
+
+/// The launched command stopped for its tracer: it made the recorder its tracer with
+/// PTRACE_TRACEME (an anti-debugging trick; the call is in the trace). This backend does not
+/// trace with ptrace, so nothing would ever resume it: the recorder lets go at once and
+/// delivers the signal it stopped for, and the command runs on as with no tracer. A SIGTRAP
+/// is not delivered: it is the stop a traced process makes after its next execve, which
+/// would kill it if delivered and does not happen without a tracer.
+fn let_go_of_traceme(pid: Pid, sig: Signal) {
+    let deliver = (sig != Signal::SIGTRAP).then_some(sig);
+    let _ = nix::sys::ptrace::detach(pid, deliver);
 }
 
 /// libbpf's ring-buffer calls return a count or a negative errno; EINTR is a stop signal

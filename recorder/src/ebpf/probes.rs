@@ -57,12 +57,14 @@ pub enum Scope {
 
 /// Loads and attaches the programs with a ring buffer of `ringbuf_bytes` (a power of two, a
 /// multiple of the page size). With `wanted`, only those x86-64 syscall numbers are recorded
-/// (`--trace`, filtered in the kernel).
+/// (`--trace`, filtered in the kernel). Exec records carry the new program's environment
+/// unless `capture_env` is false (`--no-env`).
 pub fn load<'obj>(
     storage: &'obj mut MaybeUninit<OpenObject>,
     ringbuf_bytes: u32,
     wanted: Option<&[u32]>,
     scope: Scope,
+    capture_env: bool,
 ) -> Result<Probes<'obj>> {
     let mut open = SyscallsSkelBuilder::default()
         .open(storage)
@@ -76,6 +78,7 @@ pub fn load<'obj>(
         // 10 ms timer collects everything slower.
         rodata.wakeup_bytes = u64::from(ringbuf_bytes / 4);
         rodata.filter_syscalls = u8::from(wanted.is_some());
+        rodata.capture_env = u8::from(capture_env);
         match scope {
             Scope::Chosen => {}
             Scope::AllBut { recorder } => {

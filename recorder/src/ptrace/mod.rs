@@ -213,6 +213,7 @@ pub fn run(opts: &CaptureOptions) -> Result<CaptureOutcome> {
             pids: snapshot_pids,
             process_records: root.is_none() || opts.host_snapshot,
             network_tables: root.is_none() || opts.host_snapshot,
+            environ: !opts.no_env,
             ..SnapshotOptions::default()
         },
         &mut SeedingSink {

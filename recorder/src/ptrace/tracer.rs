@@ -432,7 +432,11 @@ impl Tracer {
             }),
         );
         // A fresh look at the new program: exe hash, argv, environment, fds.
-        if let Some(records) = crate::snapshot::read_process_at_exec(pid, &mut self.exes) {
+        if let Some(records) = crate::snapshot::read_process_at_exec(
+            pid,
+            &mut self.exes,
+            !self.decoder.options().no_env,
+        ) {
             for snapshot in records {
                 self.emit(ts, RecordBody::Process(Box::new(snapshot)));
             }

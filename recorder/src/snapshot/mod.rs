@@ -33,6 +33,8 @@ pub struct SnapshotOptions {
     /// kernel's whole connection hash table (milliseconds even when empty), which a launched
     /// command, with no socket yet, does not need.
     pub network_tables: bool,
+    /// Read `/proc/PID/environ` (off under `--no-env`; the record then says it was not).
+    pub environ: bool,
 }
 
 impl Default for SnapshotOptions {
@@ -43,6 +45,7 @@ impl Default for SnapshotOptions {
             collect_exe: None,
             process_records: true,
             network_tables: true,
+            environ: true,
         }
     }
 }
@@ -110,6 +113,7 @@ pub fn take_snapshot(
             pid,
             SnapshotReason::CaptureStart,
             &mut exes,
+            opts.environ,
         ) else {
             if !opts.pids.is_empty() {
                 summary.missing.push(pid);
@@ -183,8 +187,9 @@ fn list_pids(proc_root: &str) -> Vec<u32> {
 pub fn read_process_at_exec(
     pid: u32,
     exes: &mut ExeCache,
+    environ: bool,
 ) -> Option<Vec<rhf_format::ProcessSnapshot>> {
-    process::read_process("/proc", pid, SnapshotReason::Exec, exes)
+    process::read_process("/proc", pid, SnapshotReason::Exec, exes, environ)
 }
 
 /// The descriptors and cwd of the stopped process `pid`, to seed a decoder with (see
@@ -225,6 +230,7 @@ mod tests {
             collect_exe: None,
             process_records: true,
             network_tables: true,
+            environ: true,
         };
         let mut sink = Collect::default();
         let summary = take_snapshot(&opts, &mut sink, true).unwrap();

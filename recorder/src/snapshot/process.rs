@@ -26,6 +26,9 @@ const PROCESS_FILES: [(&str, usize); 11] = [
     ("oom_score_adj", CAP_SMALL),
 ];
 
+/// What a snapshot's environ file says under `--no-env`.
+pub const NOT_RECORDED_NO_ENV: &str = "not recorded (--no-env)";
+
 const THREAD_FILES: [(&str, usize); 3] = [
     ("stat", CAP_SMALL),
     ("status", CAP_SMALL),
@@ -51,6 +54,7 @@ pub fn read_process(
     pid: u32,
     reason: SnapshotReason,
     exes: &mut ExeCache,
+    environ: bool,
 ) -> Option<Vec<ProcessSnapshot>> {
     let dir = ProcDir::open(&format!("{proc_root}/{pid}")).ok()?;
     let mut snap = ProcessSnapshot {
@@ -60,6 +64,15 @@ pub fn read_process(
         ..Default::default()
     };
     for (name, cap) in PROCESS_FILES {
+        if name == "environ" && !environ {
+            // --no-env: said in the record, not silently missing.
+            snap.files.push(RawFile {
+                name: name.to_string(),
+                error: Some(NOT_RECORDED_NO_ENV.into()),
+                ..RawFile::default()
+            });
+            continue;
+        }
         let raw = dir.read_capped(name, cap);
         note_error(&mut snap.errors, &raw);
         snap.files.push(raw);
@@ -247,7 +260,8 @@ mod tests {
             std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(300)));
         let pid = std::process::id();
         let mut exes = ExeCache::new(None);
-        let recs = read_process("/proc", pid, SnapshotReason::CaptureStart, &mut exes).unwrap();
+        let recs =
+            read_process("/proc", pid, SnapshotReason::CaptureStart, &mut exes, true).unwrap();
         let main = &recs[0];
         assert_eq!((main.pid, main.tid), (pid, pid));
         assert!(main.ppid > 0);
@@ -294,7 +308,8 @@ mod tests {
             "/proc",
             u32::MAX - 1,
             SnapshotReason::CaptureStart,
-            &mut exes
+            &mut exes,
+            true
         )
         .is_none());
     }
