@@ -96,7 +96,8 @@ struct CaptureArgs {
     /// Bytes of each buffer argument to keep.
     #[arg(long, default_value_t = 64, value_name = "N")]
     snaplen: usize,
-    /// Do not record environments (execve envp, /proc environ).
+    /// Do not record environments (execve envp, /proc/PID/environ in snapshots, the eBPF
+    /// exec records' copy).
     #[arg(long)]
     no_env: bool,
     /// Resolution of event times and durations (1ns, 100ns, 1us...). Times stay in
