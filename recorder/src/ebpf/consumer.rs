@@ -99,7 +99,15 @@ impl Consumer {
                 filename,
                 args_area,
                 env_area,
-            }) => self.on_exec(ts, pid, tid, old_tid, filename, args_area, env_area),
+            }) => self.on_exec(ExecSeen {
+                ts,
+                pid,
+                tid,
+                old_tid,
+                filename,
+                args_area,
+                env_area,
+            }),
             Ok(RingRecord::Exit {
                 ts,
                 pid,
@@ -186,16 +194,16 @@ impl Consumer {
     /// credentials, fds) taken now. Unlike under ptrace the process is not stopped: the
     /// snapshot is taken as soon as the record is read, while the program already runs, and
     /// is missing when it has already exited.
-    fn on_exec(
-        &mut self,
-        ts: u64,
-        pid: u32,
-        tid: u32,
-        old_tid: u32,
-        filename: Option<Capture<'_>>,
-        args_area: Option<Capture<'_>>,
-        env_area: Option<Capture<'_>>,
-    ) {
+    fn on_exec(&mut self, exec: ExecSeen<'_>) {
+        let ExecSeen {
+            ts,
+            pid,
+            tid,
+            old_tid,
+            filename,
+            args_area,
+            env_area,
+        } = exec;
         let filename = filename.map(|c| string_of(&c)).unwrap_or_default();
         let argv = args_area.map(|c| strings_of(&c)).unwrap_or_default();
         self.exec_argv.insert(tid, argv.clone());
@@ -331,6 +339,64 @@ fn wait_status(code: u32) -> (Option<i32>, Option<i32>, bool) {
     }
 }
 
+/// An exec record's fields, as the ring buffer delivered them.
+struct ExecSeen<'a> {
+    ts: u64,
+    pid: u32,
+    tid: u32,
+    old_tid: u32,
+    filename: Option<Capture<'a>>,
+    args_area: Option<Capture<'a>>,
+    env_area: Option<Capture<'a>>,
+}
+
+/// Why a snapshot's file holds the kernel's copy from the exec rather than /proc's.
+const FROM_KERNEL: &str = "read by the BPF program at the exec: /proc could not give it";
+
+/// Puts the exec record's copy of `/proc/PID/NAME` into `snap` when /proc did not give it
+/// (the process exited, or was exiting, before it was read).
+fn fill_from_kernel(snap: &mut ProcessSnapshot, name: &str, captured: &Capture<'_>) {
+    let missing = |f: &RawFile| f.name == name && (f.error.is_some() || f.content.is_empty());
+    if let Some(file) = snap.files.iter_mut().find(|f| missing(f)) {
+        *file = kernel_file(name, captured);
+        snap.errors.push(format!("{name}: {FROM_KERNEL}"));
+    }
+}
+
+/// `/proc/PID/NAME` as the exec record captured it.
+fn kernel_file(name: &str, captured: &Capture<'_>) -> RawFile {
+    RawFile {
+        name: name.to_string(),
+        content: captured.bytes.to_vec().into(),
+        truncated: captured.cut,
+        full_len: None,
+        error: None,
+    }
+}
+
+/// The snapshot of a process that exited before /proc could be read: its command line and
+/// environment as the exec record carried them, and a note that nothing else was read.
+fn kernel_exec_snapshot(
+    pid: u32,
+    args_area: Option<Capture<'_>>,
+    env_area: Option<Capture<'_>>,
+) -> ProcessSnapshot {
+    let files = [("cmdline", args_area), ("environ", env_area)]
+        .into_iter()
+        .filter_map(|(name, c)| Some(kernel_file(name, &c?)))
+        .collect();
+    ProcessSnapshot {
+        pid,
+        tid: pid,
+        reason: SnapshotReason::Exec,
+        files,
+        errors: vec![format!(
+            "the process exited before /proc/{pid} could be read; cmdline and environ were {FROM_KERNEL}"
+        )],
+        ..ProcessSnapshot::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,52 +444,5 @@ mod tests {
         let mut other = vec![Arg::Int(0), Arg::Hex(1), Arg::Int(2)];
         put_argv(read, &mut other, argv);
         assert_eq!(other[1], Arg::Hex(1));
-    }
-}
-
-/// Why a snapshot's file holds the kernel's copy from the exec rather than /proc's.
-const FROM_KERNEL: &str = "read by the BPF program at the exec: /proc could not give it";
-
-/// Puts the exec record's copy of `/proc/PID/NAME` into `snap` when /proc did not give it
-/// (the process exited, or was exiting, before it was read).
-fn fill_from_kernel(snap: &mut ProcessSnapshot, name: &str, captured: &Capture<'_>) {
-    let missing = |f: &RawFile| f.name == name && (f.error.is_some() || f.content.is_empty());
-    if let Some(file) = snap.files.iter_mut().find(|f| missing(f)) {
-        *file = kernel_file(name, captured);
-        snap.errors.push(format!("{name}: {FROM_KERNEL}"));
-    }
-}
-
-/// `/proc/PID/NAME` as the exec record captured it.
-fn kernel_file(name: &str, captured: &Capture<'_>) -> RawFile {
-    RawFile {
-        name: name.to_string(),
-        content: captured.bytes.to_vec().into(),
-        truncated: captured.cut,
-        full_len: None,
-        error: None,
-    }
-}
-
-/// The snapshot of a process that exited before /proc could be read: its command line and
-/// environment as the exec record carried them, and a note that nothing else was read.
-fn kernel_exec_snapshot(
-    pid: u32,
-    args_area: Option<Capture<'_>>,
-    env_area: Option<Capture<'_>>,
-) -> ProcessSnapshot {
-    let files = [("cmdline", args_area), ("environ", env_area)]
-        .into_iter()
-        .filter_map(|(name, c)| Some(kernel_file(name, &c?)))
-        .collect();
-    ProcessSnapshot {
-        pid,
-        tid: pid,
-        reason: SnapshotReason::Exec,
-        files,
-        errors: vec![format!(
-            "the process exited before /proc/{pid} could be read; cmdline and environ were {FROM_KERNEL}"
-        )],
-        ..ProcessSnapshot::default()
     }
 }
