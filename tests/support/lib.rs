@@ -1,5 +1,6 @@
 //! Helpers for the end-to-end tests: locating the binaries, samples, and loud skips.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -79,7 +80,10 @@ pub fn require(available: bool, what: &str) -> bool {
     if strict() {
         panic!("RHF_STRICT=1 and this test needs {what}, which is missing");
     }
-    eprintln!(
+    // Straight to the standard error stream, not through eprintln!, which the test harness
+    // captures and shows only for failing tests: a skip must be seen when the test passes.
+    let _ = writeln!(
+        std::io::stderr(),
         "SKIPPED: this test needs {what}, which is missing (RHF_STRICT=1 makes this a failure)"
     );
     false
