@@ -10,15 +10,28 @@ use std::process::Stdio;
 use rhf::{ebpf_available, fixture, have_tool, record, require, strace_counts, summary_counts};
 use rhf_format::{RecordBody, TraceReader};
 
+/// The threads and forks fixtures compiled into `dir`, when eBPF, strace and a C compiler are
+/// here (each missing one is a loud skip).
+fn workload_fixtures(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    if !ebpf_available(dir) || !require(have_tool("strace"), "strace") {
+        return None;
+    }
+    Some((fixture("threads", dir)?, fixture("forks", dir)?))
+}
+
+/// Waits (at most 20 s) for the recorder to create `trace`: its BPF programs are attached
+/// before the file is created.
+fn wait_until_recording(trace: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !trace.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn ebpf_summary_matches_strace_calls_and_errors() {
     let dir = tempfile::tempdir().unwrap();
-    if !ebpf_available(dir.path()) || !require(have_tool("strace"), "strace") {
-        return;
-    }
-    let (Some(threads), Some(forks)) =
-        (fixture("threads", dir.path()), fixture("forks", dir.path()))
-    else {
+    let Some((threads, forks)) = workload_fixtures(dir.path()) else {
         return;
     };
     let (threads, forks) = (threads.display().to_string(), forks.display().to_string());
@@ -119,12 +132,7 @@ fn getppid_events_and_loss(trace: &Path) -> (u64, u64) {
 #[test]
 fn exact_counts_across_8_threads_and_20_processes_in_20_runs_without_loss() {
     let dir = tempfile::tempdir().unwrap();
-    if !ebpf_available(dir.path()) || !require(have_tool("strace"), "strace") {
-        return;
-    }
-    let (Some(threads), Some(forks)) =
-        (fixture("threads", dir.path()), fixture("forks", dir.path()))
-    else {
+    let Some((threads, forks)) = workload_fixtures(dir.path()) else {
         return;
     };
     let shell_own = strace_counts(
@@ -233,11 +241,7 @@ fn system_records_other_processes_but_not_the_recorder() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run rhf-record");
-    // The programs are attached once the trace file exists; then a process of ours runs.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !trace.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until_recording(&trace);
     let mut looping = busy_loop(1);
     let pid = looping.id();
     looping.wait().unwrap();
@@ -423,11 +427,7 @@ fn system_capture_shows_execs_opens_and_connects_with_their_lineage() {
         .spawn()
         .expect("run rhf-record");
     let recorder_pid = recorder.id();
-    // The programs are attached before the trace file is created.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !trace.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until_recording(&trace);
     let script = format!(
         "/bin/cat /etc/hostname >/dev/null; /usr/bin/env python3 -c \
          'import socket; socket.create_connection((\"127.0.0.1\", {port}), 5).close()'"
