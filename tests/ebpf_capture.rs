@@ -569,3 +569,46 @@ fn no_env_records_no_environment_with_either_backend() {
         }
     }
 }
+
+/// 32-bit calls made through `int 0x80` by a 64-bit program are named from the i386 table by
+/// both backends (i386 getpid is x86-64 writev), and `--trace` applies to them by their own
+/// names.
+#[test]
+fn compat_calls_are_named_from_the_i386_table() {
+    let dir = tempfile::tempdir().unwrap();
+    if !ebpf_available(dir.path()) {
+        return;
+    }
+    let Some(int80) = fixture("int80", dir.path()) else {
+        return;
+    };
+    let int80 = int80.display().to_string();
+    for backend in ["ptrace", "ebpf"] {
+        for (selection, expected) in [(None, 7), (Some("getpid"), 7), (Some("writev"), 0)] {
+            let trace = dir.path().join(format!("int80-{backend}.rhf"));
+            let mut cmd = record();
+            cmd.args(["--backend", backend, "--force", "-o"])
+                .arg(&trace);
+            if let Some(s) = selection {
+                cmd.arg(format!("--trace={s}"));
+            }
+            let out = cmd
+                .args(["--", &int80, "7"])
+                .stdin(Stdio::null())
+                .output()
+                .expect("run rhf-record");
+            assert!(
+                out.status.success(),
+                "{backend}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let counts = summary_counts(&trace);
+            let calls = |name: &str| counts.get(name).map_or(0, |(calls, _)| *calls);
+            assert_eq!(
+                (calls("getpid"), calls("writev")),
+                (expected, 0),
+                "{backend} {selection:?}: {counts:?}"
+            );
+        }
+    }
+}

@@ -11,6 +11,9 @@
 
 #include "syscalls.h"
 
+/* thread_info.status: the thread is in a 32-bit compat syscall (arch/x86). */
+#define TS_COMPAT 0x0002
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Unread bytes in the ring buffer past which a record wakes the reader up at once; below it,
@@ -77,6 +80,8 @@ struct pending {
 	 * they cost an extra cache line at each entry and exit (measured). */
 	__u32 active;
 	__u32 data_len;
+	/* RHF_FLAG_COMPAT for a 32-bit call, else 0: added to the record's flags. */
+	__u32 entry_flags;
 	struct rhf_event ev;
 	struct rhf_tail tail;
 	__u8 data[RHF_DATA_MAX];
@@ -174,7 +179,7 @@ static __always_inline void emit(struct pending *p, __u64 pid_tgid, __s64 ret, _
 		p->ev.pid = pid_tgid >> 32;
 		p->ev.tid = (__u32)pid_tgid;
 		p->ev.kind = RHF_KIND_SYSCALL;
-		p->ev.flags = flags;
+		p->ev.flags = flags | p->entry_flags;
 		p->ev.ret = ret;
 		submit(p, 0);
 		return;
@@ -191,7 +196,7 @@ static __always_inline void emit(struct pending *p, __u64 pid_tgid, __s64 ret, _
 	e->tid = (__u32)pid_tgid;
 	e->nr = p->ev.nr;
 	e->kind = RHF_KIND_SYSCALL;
-	e->flags = flags;
+	e->flags = flags | p->entry_flags;
 	e->ret = ret;
 	__builtin_memcpy(e->args, p->ev.args, sizeof(e->args));
 	bpf_ringbuf_submit(e, wakeup_flag(0));
@@ -294,15 +299,21 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	if (!is_traced(pid_tgid >> 32))
 		return 0;
-	if (filter_syscalls) {
+	struct task_struct *task = bpf_get_current_task_btf();
+	/* A 32-bit call (int 0x80 from any program, or a 32-bit program): its number is an
+	 * i386 one, which the x86-64 tables below would misname, and evasive code uses exactly
+	 * that. It is recorded under its own ABI; --trace is applied to it in user space. */
+	__u32 compat = task->thread_info.status & TS_COMPAT ? RHF_FLAG_COMPAT : 0;
+
+	if (filter_syscalls && !compat) {
 		__u8 *wanted = bpf_map_lookup_elem(&wanted_syscalls, &nr);
 
 		/* Numbers past the table (and negative ones) are not in any selection. */
 		if (!wanted || !*wanted)
 			return 0;
 	}
-	struct pending *p = bpf_task_storage_get(&pending_calls, bpf_get_current_task_btf(), 0,
-						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct pending *p =
+		bpf_task_storage_get(&pending_calls, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 	if (!p) {
 		count_drop(DROP_PENDING);
@@ -310,6 +321,19 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	}
 	p->ev.entry_ns = bpf_ktime_get_ns();
 	p->ev.nr = nr;
+	p->entry_flags = compat;
+	p->tail.count = 0;
+	p->active = 1;
+	if (compat) {
+		/* The i386 convention. */
+		p->ev.args[0] = (__u32)regs->bx;
+		p->ev.args[1] = (__u32)regs->cx;
+		p->ev.args[2] = (__u32)regs->dx;
+		p->ev.args[3] = (__u32)regs->si;
+		p->ev.args[4] = (__u32)regs->di;
+		p->ev.args[5] = (__u32)regs->bp;
+		return 0;
+	}
 	/* The x86-64 syscall convention: the fourth argument is in r10, not rcx. */
 	p->ev.args[0] = regs->di;
 	p->ev.args[1] = regs->si;
@@ -317,14 +341,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	p->ev.args[3] = regs->r10;
 	p->ev.args[4] = regs->r8;
 	p->ev.args[5] = regs->r9;
-	p->tail.count = 0;
 	/* An array lookup (inlined by the verifier) and a byte test: all a call without pointer
 	 * arguments worth reading pays. */
 	struct rhf_capture_spec *spec = bpf_map_lookup_elem(&arg_captures, &nr);
 
 	if (spec && spec->count)
 		capture_args(p, spec);
-	p->active = 1;
 	return 0;
 }
 

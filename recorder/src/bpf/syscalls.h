@@ -27,6 +27,9 @@
 #define RHF_FLAG_UNFINISHED 1
 /* RHF_KIND_EXIT: the thread was the last of its group. */
 #define RHF_FLAG_GROUP_DEAD 2
+/* RHF_KIND_SYSCALL: a 32-bit compat call (int 0x80, sysenter): nr is an i386 number and
+ * args are ebx, ecx, edx, esi, edi, ebp. No memory is captured for it. */
+#define RHF_FLAG_COMPAT 4
 
 struct rhf_event {
 	__u64 entry_ns;    /* bpf_ktime_get_ns() at entry (lifecycle: at the event): MONOTONIC */

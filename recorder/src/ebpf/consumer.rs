@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use rhf_format::sysent::{self, ArgKind};
+use rhf_format::sysent::{self, ArgKind, SyscallSelection};
 use rhf_format::{
     Abi, Arg, Bytes, CaptureStats, LossNotice, ProcessLifecycle, ProcessSnapshot, RawFile, Record,
     RecordBody, SnapshotReason,
@@ -35,6 +35,9 @@ pub struct Consumer {
     pub malformed: u64,
     /// Exec snapshots read `/proc/PID/environ` (not under `--no-env`).
     pub environ: bool,
+    /// `--trace`: the kernel filters x86-64 calls; 32-bit compat calls, whose numbers are
+    /// i386 ones, are filtered here.
+    pub selection: Option<SyscallSelection>,
     first_error: Option<EventError>,
     decoder: Decoder,
     lookup: RunningLookup,
@@ -52,6 +55,7 @@ impl Consumer {
             events: 0,
             malformed: 0,
             environ: true,
+            selection: None,
             first_error: None,
             decoder,
             lookup: RunningLookup::default(),
@@ -158,11 +162,20 @@ impl Consumer {
     }
 
     fn on_call(&mut self, call: RawCall<'_>) {
+        let abi = if call.compat { Abi::I386 } else { Abi::X86_64 };
+        if call.compat
+            && self
+                .selection
+                .as_ref()
+                .is_some_and(|s| !s.contains(abi, call.nr))
+        {
+            return;
+        }
         let mut mem = CapturedMemory::new(&call.args, &call.captures);
         let pending = self.decoder.on_entry(
             call.pid,
             call.tid,
-            Abi::X86_64,
+            abi,
             call.nr,
             call.args,
             &mut mem,
@@ -180,7 +193,7 @@ impl Consumer {
         };
         if event.ret == 0 && !event.unfinished && !self.exec_argv.is_empty() {
             if let Some(argv) = self.exec_argv.remove(&call.tid) {
-                put_argv(call.nr, &mut event.args, argv);
+                put_argv(abi, call.nr, &mut event.args, argv);
             }
         }
         self.events += 1;
@@ -300,8 +313,8 @@ impl Consumer {
 /// A successful execve/execveat's argv, which the decoder could not read (the BPF program
 /// does not follow argv's pointers), from the exec record: put in place of the first
 /// `StrArray` argument the syscall table gives, when that argument is still undecoded.
-fn put_argv(nr: u32, args: &mut [Arg], argv: Vec<Bytes>) {
-    let Some(spec) = sysent::spec(Abi::X86_64, nr) else {
+fn put_argv(abi: Abi, nr: u32, args: &mut [Arg], argv: Vec<Bytes>) {
+    let Some(spec) = sysent::spec(abi, nr) else {
         return;
     };
     let Some(i) = spec.args.iter().position(|a| a.kind == ArgKind::StrArray) else {
@@ -436,13 +449,13 @@ mod tests {
         let execve = sysent::number(Abi::X86_64, "execve").unwrap();
         let argv = vec![Bytes::from(&b"true"[..])];
         let mut args = vec![Arg::Hex(1), Arg::Unreadable(0x10), Arg::Hex(0x20)];
-        put_argv(execve, &mut args, argv.clone());
+        put_argv(Abi::X86_64, execve, &mut args, argv.clone());
         assert_eq!(args[1], Arg::StrList(argv.clone(), false));
         // envp (the second array) is left alone.
         assert_eq!(args[2], Arg::Hex(0x20));
         let read = sysent::number(Abi::X86_64, "read").unwrap();
         let mut other = vec![Arg::Int(0), Arg::Hex(1), Arg::Int(2)];
-        put_argv(read, &mut other, argv);
+        put_argv(Abi::X86_64, read, &mut other, argv);
         assert_eq!(other[1], Arg::Hex(1));
     }
 }

@@ -19,6 +19,8 @@ const KIND_EXEC: u16 = 3;
 const KIND_EXIT: u16 = 4;
 /// `RHF_FLAG_UNFINISHED`: the thread exited inside the call.
 const FLAG_UNFINISHED: u16 = 1;
+/// `RHF_FLAG_COMPAT`: a 32-bit compat call (i386 number and argument registers).
+const FLAG_COMPAT: u16 = 4;
 /// `RHF_FLAG_GROUP_DEAD`: the exiting thread was the last of its group.
 const FLAG_GROUP_DEAD: u16 = 2;
 /// `RHF_CAPTURE_CUT`: the memory went on past what was captured.
@@ -63,6 +65,8 @@ pub struct RawCall<'a> {
     pub ret: i64,
     pub args: [u64; 6],
     pub unfinished: bool,
+    /// A 32-bit compat call: `nr` is an i386 number (no memory is captured for it).
+    pub compat: bool,
     pub captures: Vec<Capture<'a>>,
 }
 
@@ -165,6 +169,7 @@ pub fn parse(bytes: &[u8]) -> Result<RingRecord<'_>, EventError> {
             ret,
             args,
             unfinished: flags & FLAG_UNFINISHED != 0,
+            compat: flags & FLAG_COMPAT != 0,
             captures: parse_tail(tail)?,
         })),
         KIND_EXEC => {
@@ -299,7 +304,13 @@ mod tests {
         assert_eq!((call.pid, call.tid, call.nr, call.ret), (10, 11, 257, -2));
         assert_eq!(call.args[1], 0x7fff_0000);
         assert!(!call.unfinished);
+        assert!(!call.compat);
         assert!(call.captures.is_empty());
+        let compat = header(KIND_SYSCALL, FLAG_COMPAT, 0, [0; 6]);
+        let Ok(RingRecord::Syscall(call)) = parse(&compat) else {
+            panic!("not a syscall")
+        };
+        assert!(call.compat && !call.unfinished);
     }
 
     #[test]

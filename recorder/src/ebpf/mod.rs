@@ -96,11 +96,12 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
 
     // Loaded before anything is created or started: it is what fails when privileges or the
     // kernel are lacking.
-    let wanted: Option<Vec<u32>> = opts
+    let selection = opts
         .trace
         .as_deref()
-        .map(|expr| crate::ptrace::check_trace(expr).map(|s| s.x86_64_numbers().collect()))
+        .map(crate::ptrace::check_trace)
         .transpose()?;
+    let wanted: Option<Vec<u32>> = selection.as_ref().map(|s| s.x86_64_numbers().collect());
     let recorder = std::process::id();
     let scope = match (&opts.target, &cgroup) {
         (Target::System, _) => Scope::AllBut { recorder },
@@ -214,6 +215,7 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
 
     let mut consumer = Consumer::new(pipe, decoder);
     consumer.environ = !opts.no_env;
+    consumer.selection = selection;
     let consumer = RefCell::new(consumer);
     let ring = probes.ring_buffer(|bytes| {
         consumer.borrow_mut().take(bytes);
