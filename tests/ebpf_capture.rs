@@ -5,7 +5,7 @@
 //! without the eBPF backend.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use rhf::{ebpf_available, fixture, have_tool, record, require, strace_counts, summary_counts};
 use rhf_format::{RecordBody, TraceReader};
@@ -57,31 +57,8 @@ fn ebpf_summary_matches_strace_calls_and_errors() {
         let expected = strace_counts(dir.path(), &extra, &cmd);
 
         let trace = dir.path().join("e.rhf");
-        let out = record()
-            .args([
-                "--backend",
-                "ebpf",
-                "--force",
-                "-o",
-                trace.to_str().unwrap(),
-            ])
-            .args(&extra)
-            .arg("--")
-            .args(&cmd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .output()
-            .expect("run rhf-record");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            !String::from_utf8_lossy(&out.stderr).contains("LOST"),
-            "events were lost: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = run_ok(&mut recording("ebpf", &trace, &extra, &cmd));
+        assert!(!stderr.contains("LOST"), "events were lost: {stderr}");
         assert_eq!(
             summary_counts(&trace),
             expected,
@@ -90,22 +67,28 @@ fn ebpf_summary_matches_strace_calls_and_errors() {
     }
 }
 
-/// Records `cmd` with the eBPF backend; panics unless the recorder succeeded.
-fn record_ebpf(trace: &Path, cmd: &[&str]) {
-    let out = record()
-        .args(["--backend", "ebpf", "--force", "-o"])
+/// `rhf-record --backend BACKEND --force -o TRACE OPTIONS... [-- CMD...]` (no `--` when `cmd`
+/// is empty), standard input and output on /dev/null.
+fn recording(backend: &str, trace: &Path, options: &[&str], cmd: &[&str]) -> Command {
+    let mut recorder = record();
+    recorder
+        .args(["--backend", backend, "--force", "-o"])
         .arg(trace)
-        .arg("--")
-        .args(cmd)
+        .args(options)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .output()
-        .expect("run rhf-record");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .stdout(Stdio::null());
+    if !cmd.is_empty() {
+        recorder.arg("--").args(cmd);
+    }
+    recorder
+}
+
+/// Runs `recorder` to its end and returns its standard error; panics unless it succeeded.
+fn run_ok(recorder: &mut Command) -> String {
+    let out = recorder.output().expect("run rhf-record");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
 }
 
 /// getppid events, and the loss the trace records (its final statistics and any loss notice).
@@ -146,7 +129,12 @@ fn exact_counts_across_8_threads_and_20_processes_in_20_runs_without_loss() {
     let script = format!("{} 8 1000 && {} 20 100", quote(&threads), quote(&forks));
     let trace = dir.path().join("n.rhf");
     for run in 1..=20 {
-        record_ebpf(&trace, &["/bin/sh", "-c", &script]);
+        run_ok(&mut recording(
+            "ebpf",
+            &trace,
+            &[],
+            &["/bin/sh", "-c", &script],
+        ));
         let (calls, lost) = getppid_events_and_loss(&trace);
         assert_eq!(
             (calls, lost),
@@ -198,14 +186,9 @@ fn attach_records_a_running_process_and_leaves_it_running() {
     let mut looping = busy_loop(20);
     let pid = looping.id();
     let trace = dir.path().join("a.rhf");
-    let out = record()
-        .args(["--backend", "ebpf", "--duration", "1s", "--force", "-o"])
-        .arg(&trace)
-        .args(["-p", &pid.to_string()])
-        .output()
-        .expect("run rhf-record");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let pid_arg = pid.to_string();
+    let options = ["--duration", "1s", "-p", &pid_arg];
+    let stderr = run_ok(&mut recording("ebpf", &trace, &options, &[]));
     assert!(stderr.contains("--duration elapsed"), "{stderr}");
     assert!(
         looping.try_wait().unwrap().is_none(),
@@ -227,17 +210,7 @@ fn system_records_other_processes_but_not_the_recorder() {
         return;
     }
     let trace = dir.path().join("s.rhf");
-    let recorder = record()
-        .args([
-            "--backend",
-            "ebpf",
-            "--system",
-            "--duration",
-            "3s",
-            "--force",
-            "-o",
-        ])
-        .arg(&trace)
+    let recorder = recording("ebpf", &trace, &["--system", "--duration", "3s"], &[])
         .stderr(Stdio::piped())
         .spawn()
         .expect("run rhf-record");
@@ -269,13 +242,14 @@ fn max_events_stops_the_capture_and_the_launched_command() {
     }
     let trace = dir.path().join("m.rhf");
     let started = std::time::Instant::now();
-    let out = record()
-        .args(["--backend", "ebpf", "--max-events", "50", "--force", "-o"])
-        .arg(&trace)
-        .args(["--", "/bin/sh", "-c", "while :; do /bin/true; done"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run rhf-record");
+    let out = recording(
+        "ebpf",
+        &trace,
+        &["--max-events", "50"],
+        &["/bin/sh", "-c", "while :; do /bin/true; done"],
+    )
+    .output()
+    .expect("run rhf-record");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--max-events reached"), "{stderr}");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
@@ -325,13 +299,15 @@ fn cgroup_records_its_members_and_nothing_else() {
         .expect("move the loop into the test cgroup");
     let mut outside = busy_loop(20);
     let trace = dir.path().join("c.rhf");
-    let out = record()
-        .args(["--backend", "ebpf", "--duration", "1s", "--force", "-o"])
-        .arg(&trace)
-        .arg("--cgroup")
-        .arg(cgroup.0.strip_prefix(&mount).unwrap())
-        .output()
-        .expect("run rhf-record");
+    let relative = cgroup.0.strip_prefix(&mount).unwrap().display().to_string();
+    let out = recording(
+        "ebpf",
+        &trace,
+        &["--duration", "1s", "--cgroup", &relative],
+        &[],
+    )
+    .output()
+    .expect("run rhf-record");
     let by_pid = events_by_pid(&trace);
     for child in [&mut inside, &mut outside] {
         child.kill().unwrap();
@@ -412,17 +388,7 @@ fn system_capture_shows_execs_opens_and_connects_with_their_lineage() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on 127.0.0.1");
     let port = listener.local_addr().unwrap().port();
     let trace = dir.path().join("lineage.rhf");
-    let recorder = record()
-        .args([
-            "--backend",
-            "ebpf",
-            "--system",
-            "--duration",
-            "5s",
-            "--force",
-            "-o",
-        ])
-        .arg(&trace)
+    let recorder = recording("ebpf", &trace, &["--system", "--duration", "5s"], &[])
         .stderr(Stdio::piped())
         .spawn()
         .expect("run rhf-record");
@@ -527,22 +493,10 @@ fn no_env_records_no_environment_with_either_backend() {
     for backend in ["ptrace", "ebpf"] {
         for no_env in [false, true] {
             let trace = dir.path().join(format!("env-{backend}-{no_env}.rhf"));
-            let mut cmd = record();
-            cmd.args(["--backend", backend, "--force", "-o"])
-                .arg(&trace);
-            if no_env {
-                cmd.arg("--no-env");
-            }
-            let out = cmd
-                .args(["--", "/bin/sh", "-c", "/bin/true; /bin/sleep 0.2"])
-                .env("RHF_NO_ENV_MARKER", "planted")
-                .stdin(Stdio::null())
-                .output()
-                .expect("run rhf-record");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            let options: &[&str] = if no_env { &["--no-env"] } else { &[] };
+            let script = ["/bin/sh", "-c", "/bin/true; /bin/sleep 0.2"];
+            run_ok(
+                recording(backend, &trace, options, &script).env("RHF_NO_ENV_MARKER", "planted"),
             );
             let reader = TraceReader::open(&trace).expect("open trace");
             let (mut snapshots, mut planted) = (0, 0);
@@ -586,22 +540,9 @@ fn compat_calls_are_named_from_the_i386_table() {
     for backend in ["ptrace", "ebpf"] {
         for (selection, expected) in [(None, 7), (Some("getpid"), 7), (Some("writev"), 0)] {
             let trace = dir.path().join(format!("int80-{backend}.rhf"));
-            let mut cmd = record();
-            cmd.args(["--backend", backend, "--force", "-o"])
-                .arg(&trace);
-            if let Some(s) = selection {
-                cmd.arg(format!("--trace={s}"));
-            }
-            let out = cmd
-                .args(["--", &int80, "7"])
-                .stdin(Stdio::null())
-                .output()
-                .expect("run rhf-record");
-            assert!(
-                out.status.success(),
-                "{backend}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let trace_arg = selection.map(|s| format!("--trace={s}"));
+            let options: Vec<&str> = trace_arg.iter().map(String::as_str).collect();
+            run_ok(&mut recording(backend, &trace, &options, &[&int80, "7"]));
             let counts = summary_counts(&trace);
             let calls = |name: &str| counts.get(name).map_or(0, |(calls, _)| *calls);
             assert_eq!(

@@ -17,7 +17,7 @@ use rhf_format::{
 };
 
 use super::captured::CapturedMemory;
-use super::event::{self, Capture, EventError, RawCall, RingRecord};
+use super::event::{self, Capture, EventError, ExecRecord, RawCall, RingRecord};
 use super::lookup::RunningLookup;
 use super::probes::Drops;
 use crate::clock::monotonic_ns;
@@ -95,23 +95,7 @@ impl Consumer {
                     },
                 );
             }
-            Ok(RingRecord::Exec {
-                ts,
-                pid,
-                tid,
-                old_tid,
-                filename,
-                args_area,
-                env_area,
-            }) => self.on_exec(ExecSeen {
-                ts,
-                pid,
-                tid,
-                old_tid,
-                filename,
-                args_area,
-                env_area,
-            }),
+            Ok(RingRecord::Exec(exec)) => self.on_exec(exec),
             Ok(RingRecord::Exit {
                 ts,
                 pid,
@@ -207,8 +191,8 @@ impl Consumer {
     /// credentials, fds) taken now. Unlike under ptrace the process is not stopped: the
     /// snapshot is taken as soon as the record is read, while the program already runs, and
     /// is missing when it has already exited.
-    fn on_exec(&mut self, exec: ExecSeen<'_>) {
-        let ExecSeen {
+    fn on_exec(&mut self, exec: ExecRecord<'_>) {
+        let ExecRecord {
             ts,
             pid,
             tid,
@@ -350,17 +334,6 @@ fn wait_status(code: u32) -> (Option<i32>, Option<i32>, bool) {
     } else {
         (None, Some(signal), code & 0x80 != 0)
     }
-}
-
-/// An exec record's fields, as the ring buffer delivered them.
-struct ExecSeen<'a> {
-    ts: u64,
-    pid: u32,
-    tid: u32,
-    old_tid: u32,
-    filename: Option<Capture<'a>>,
-    args_area: Option<Capture<'a>>,
-    env_area: Option<Capture<'a>>,
 }
 
 /// Why a snapshot's file holds the kernel's copy from the exec rather than /proc's.

@@ -70,6 +70,21 @@ pub struct RawCall<'a> {
     pub captures: Vec<Capture<'a>>,
 }
 
+/// A `sched_process_exec` record: a traced process runs a new program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRecord<'a> {
+    pub ts: u64,
+    pub pid: u32,
+    pub tid: u32,
+    /// The thread id before the exec (differs when a non-leader thread exec'd).
+    pub old_tid: u32,
+    pub filename: Option<Capture<'a>>,
+    /// The new program's argument area: NUL-separated strings.
+    pub args_area: Option<Capture<'a>>,
+    /// Its environment area: NUL-separated `NAME=value` strings (absent under --no-env).
+    pub env_area: Option<Capture<'a>>,
+}
+
 /// One ring-buffer record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RingRecord<'a> {
@@ -87,17 +102,7 @@ pub enum RingRecord<'a> {
         parent_call: Option<(u32, u64)>,
     },
     /// `sched_process_exec`: a traced process runs a new program.
-    Exec {
-        ts: u64,
-        pid: u32,
-        tid: u32,
-        old_tid: u32,
-        filename: Option<Capture<'a>>,
-        /// The new program's argument area: NUL-separated strings.
-        args_area: Option<Capture<'a>>,
-        /// Its environment area: NUL-separated `NAME=value` strings (absent under --no-env).
-        env_area: Option<Capture<'a>>,
-    },
+    Exec(ExecRecord<'a>),
     /// `sched_process_exit`: a traced thread ended.
     Exit {
         ts: u64,
@@ -175,7 +180,7 @@ pub fn parse(bytes: &[u8]) -> Result<RingRecord<'_>, EventError> {
         KIND_EXEC => {
             let captures = parse_tail(tail)?;
             let find = |arg: u8| captures.iter().find(|c| c.arg == arg).copied();
-            Ok(RingRecord::Exec {
+            Ok(RingRecord::Exec(ExecRecord {
                 ts: entry_ns,
                 pid,
                 tid,
@@ -183,7 +188,7 @@ pub fn parse(bytes: &[u8]) -> Result<RingRecord<'_>, EventError> {
                 filename: find(0),
                 args_area: find(1),
                 env_area: find(2),
-            })
+            }))
         }
         KIND_SPAWN => fixed(RingRecord::Spawn {
             ts: entry_ns,
@@ -381,13 +386,13 @@ mod tests {
             (1, 0, b"true\0-x\0"),
             (2, 0, b"LD_PRELOAD=/x.so\0"),
         ]));
-        let Ok(RingRecord::Exec {
+        let Ok(RingRecord::Exec(ExecRecord {
             old_tid,
             filename,
             args_area,
             env_area,
             ..
-        }) = parse(&exec)
+        })) = parse(&exec)
         else {
             panic!("not an exec")
         };

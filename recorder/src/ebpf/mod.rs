@@ -167,7 +167,8 @@ pub fn run(opts: &CaptureOptions, fall_back: bool) -> Result<Option<CaptureOutco
     });
     let snapshot_result = snapshot::take_snapshot(
         &SnapshotOptions {
-            pids: if opts.host_snapshot || matches!(opts.target, Target::System) {
+            // --system and --host snapshot every process; otherwise the traced ones.
+            pids: if opts.host_snapshot {
                 Vec::new()
             } else {
                 snapshot_pids.clone()
